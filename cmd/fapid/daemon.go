@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cillers/fapid/config"
+	"github.com/cillers/fapid/internal/tlsx"
+	"github.com/cillers/fapid/pki"
+)
+
+// Server timeouts for every listener.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 16 << 10
+)
+
+// runDaemon starts everything the configuration enables and blocks until ctx
+// is cancelled, then shuts down with a fresh grace-period context.
+func runDaemon(parent context.Context, cfg *config.File, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	var servers []*http.Server
+	var ready atomic.Bool
+	// fail stops whatever started before a startup error.
+	fail := func(err error) error {
+		cancel()
+		closeAll(servers)
+		if werr := g.Wait(); werr != nil && !errors.Is(werr, context.Canceled) {
+			err = errors.Join(err, werr)
+		}
+		return err
+	}
+
+	if cfg.PKI != nil && cfg.PKI.Serve != nil {
+		s := cfg.PKI.Serve
+		ca, err := pki.NewServer(pki.ServerOptions{
+			Dir: cfg.PKI.Dir, Addr: s.Address, DNSNames: s.DNSNames,
+			ProvisionerName: s.Provisioner, ProvisionerKeyFile: s.ProvisionerKey.Path(),
+		})
+		if err != nil {
+			return fmt.Errorf("pki.serve: %w", err)
+		}
+		g.Go(func() error { return ca.Run(gctx) })
+		// Certificates below may come from this CA: wait until it answers.
+		if err := ca.WaitReady(gctx); err != nil {
+			return fail(fmt.Errorf("pki.serve: %w", err))
+		}
+		log.Info("online CA listening", "url", ca.URL(), "provisioner", s.Provisioner)
+	}
+
+	certs, err := startCertificates(gctx, cfg, log)
+	if err != nil {
+		return fail(err)
+	}
+
+	for _, l := range cfg.Listeners {
+		srv, ln, err := listen(cfg, l, certs)
+		if err != nil {
+			return fail(fmt.Errorf("listener %q: %w", l.Name, err))
+		}
+		servers = append(servers, srv)
+		log.Info("listening", "listener", l.Name, "address", ln.Addr().String(), "client_auth", l.ClientAuth)
+		g.Go(func() error { return serve(srv, ln) })
+	}
+
+	if cfg.Ops.Address != "" {
+		srv, ln, err := listenOps(cfg, certs, &ready)
+		if err != nil {
+			return fail(fmt.Errorf("ops: %w", err))
+		}
+		servers = append(servers, srv)
+		log.Info("ops listening", "address", ln.Addr().String())
+		g.Go(func() error { return serve(srv, ln) })
+	}
+
+	ready.Store(true)
+	g.Go(func() error {
+		<-gctx.Done()
+		ready.Store(false)
+		// A fresh context: gctx is already done and would leave no grace.
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+		defer cancel()
+		log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+		var errs []error
+		for _, s := range servers {
+			errs = append(errs, s.Shutdown(sctx))
+		}
+		return errors.Join(errs...)
+	})
+	err = g.Wait()
+	if parent.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func serve(srv *http.Server, ln net.Listener) error {
+	var err error
+	if srv.TLSConfig != nil {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func closeAll(servers []*http.Server) {
+	for _, s := range servers {
+		s.Close()
+	}
+}
+
+func newServer(h http.Handler, tc *tls.Config, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		TLSConfig:         tc,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+}
+
+func listen(cfg *config.File, l config.Listener, certs *certificates) (*http.Server, net.Listener, error) {
+	mode, err := tlsx.ParseClientAuth(l.ClientAuth)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := tlsx.ServerOptions{Source: certs.source(l.Certificate), ClientAuth: mode, NextProtos: []string{"h2", "http/1.1"}}
+	if l.ClientCA != "" {
+		if opts.ClientCAs, err = tlsx.LoadCertPool(l.ClientCA); err != nil {
+			return nil, nil, err
+		}
+	}
+	tc, err := tlsx.ServerConfig(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	var h http.Handler = placeholder()
+	if *l.HSTS {
+		h = tlsx.HSTS(h)
+	}
+	ln, err := net.Listen("tcp", l.Address)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newServer(h, tc, certs.log), ln, nil
+}
+
+// placeholder answers on listeners that no mode has claimed yet.
+func placeholder() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "not_found", "no mode serves this listener")
+	})
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
+}
+
+// usages converts config usage words to issue flags.
+func usages(u []string) (server, client bool) {
+	return slices.Contains(u, "server"), slices.Contains(u, "client")
+}
