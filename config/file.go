@@ -10,6 +10,11 @@ type File struct {
 	PKI           *PKI                   `yaml:"pki"`
 	Certificates  map[string]Certificate `yaml:"certificates"`
 	Listeners     []Listener             `yaml:"listeners"`
+
+	AuthorizationServer *AuthorizationServer `yaml:"authorization_server"`
+	Session             *Session             `yaml:"session"`
+	Agent               *Agent               `yaml:"agent"`
+	Gateway             *Gateway             `yaml:"gateway"`
 }
 
 // Log selects the daemon's log/slog handler.

@@ -271,4 +271,23 @@ func resolvePaths(f *File, dir string) {
 	for i := range f.Listeners {
 		abs(&f.Listeners[i].ClientCA)
 	}
+	if as := f.AuthorizationServer; as != nil {
+		abs(&as.CAFile)
+	}
+	if s := f.Session; s != nil {
+		for i := range s.Keys {
+			ref(&s.Keys[i])
+		}
+	}
+	if a := f.Agent; a != nil {
+		ref(&a.Client.Key)
+		ref(&a.DPoPKey)
+	}
+	if g := f.Gateway; g != nil {
+		ref(&g.Introspection.Client.Key)
+		ref(&g.SigningKey)
+		for i := range g.Routes {
+			abs(&g.Routes[i].UpstreamCA)
+		}
+	}
 }

@@ -32,6 +32,7 @@ func Validate(f *File) Problems {
 	for i, l := range f.Listeners {
 		v.listener(f, fmt.Sprintf("listeners[%d]", i), l, seen)
 	}
+	v.modes(f)
 	if len(f.Listeners) == 0 && f.Ops.Address == "" && (f.PKI == nil || f.PKI.Serve == nil) {
 		v.add("listeners", "nothing to run: configure at least one listener, ops.address or pki.serve")
 	}

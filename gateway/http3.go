@@ -26,11 +26,19 @@ const ShutdownGrace = 5 * time.Second
 // serving, responses on the TCP listener advertise the UDP port in
 // Alt-Svc (RFC 7838). pc is not closed.
 func (g *Gateway) ServeHTTP3(ctx context.Context, pc net.PacketConn, tlsConf *tls.Config) error {
+	return g.ServeHTTP3Handler(ctx, pc, tlsConf, g.Handler())
+}
+
+// ServeHTTP3Handler is ServeHTTP3 serving h, for a listener the gateway
+// shares with other handlers (the agent): once Alt-Svc is advertised, a
+// browser sends every request for the origin over HTTP/3, not only the
+// gateway's.
+func (g *Gateway) ServeHTTP3Handler(ctx context.Context, pc net.PacketConn, tlsConf *tls.Config, h http.Handler) error {
 	if tlsConf == nil {
 		return errors.New("gateway: http3: no TLS config")
 	}
 	srv := &http3.Server{
-		Handler:        g.Handler(),
+		Handler:        h,
 		TLSConfig:      tlsConf,
 		QUICConfig:     &quic.Config{Allow0RTT: false, MaxIdleTimeout: 60 * time.Second},
 		MaxHeaderBytes: g.wireHeaderBytes(),

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"time"
 
@@ -63,7 +64,7 @@ func startCertificates(ctx context.Context, cfg *config.File, log *slog.Logger) 
 			}
 			iss = local
 		}
-		server, client := usages(e.Usage)
+		server, client := slices.Contains(e.Usage, "server"), slices.Contains(e.Usage, "client")
 		h := tlsx.NewHolder(nil)
 		r := pki.NewRenewer(iss, pki.IssueRequest{
 			CommonName: e.CommonName, SANs: e.SANs, Server: server, Client: client, Lifetime: e.Lifetime,

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -24,7 +23,7 @@ import (
 const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 16 << 10
+	maxHeaderBytes    = 32 << 10 // the gateway answers 431 past its own, smaller, decoded limit
 )
 
 // runDaemon starts everything the configuration enables and blocks until ctx
@@ -67,14 +66,31 @@ func runDaemon(parent context.Context, cfg *config.File, log *slog.Logger) error
 		return fail(err)
 	}
 
+	m, err := startModes(gctx, cfg, certs, log)
+	if err != nil {
+		return fail(err)
+	}
+
 	for _, l := range cfg.Listeners {
-		srv, ln, err := listen(cfg, l, certs)
+		h := m.handler(l.Name)
+		srv, ln, err := listen(l, certs, h)
 		if err != nil {
 			return fail(fmt.Errorf("listener %q: %w", l.Name, err))
 		}
 		servers = append(servers, srv)
-		log.Info("listening", "listener", l.Name, "address", ln.Addr().String(), "client_auth", l.ClientAuth)
+		log.Info("listening", "listener", l.Name, "address", ln.Addr().String(), "client_auth", l.ClientAuth, "modes", m.names(l.Name))
 		g.Go(func() error { return serve(srv, ln) })
+		if m.http3(l.Name) {
+			pc, err := net.ListenPacket("udp", ln.Addr().String())
+			if err != nil {
+				return fail(fmt.Errorf("listener %q: http3: %w", l.Name, err))
+			}
+			log.Info("listening", "listener", l.Name, "address", pc.LocalAddr().String(), "protocol", "h3")
+			g.Go(func() error {
+				defer pc.Close()
+				return m.gateway.ServeHTTP3Handler(gctx, pc, srv.TLSConfig, h)
+			})
+		}
 	}
 
 	if cfg.Ops.Address != "" {
@@ -138,7 +154,7 @@ func newServer(h http.Handler, tc *tls.Config, log *slog.Logger) *http.Server {
 	}
 }
 
-func listen(cfg *config.File, l config.Listener, certs *certificates) (*http.Server, net.Listener, error) {
+func listen(l config.Listener, certs *certificates, h http.Handler) (*http.Server, net.Listener, error) {
 	mode, err := tlsx.ParseClientAuth(l.ClientAuth)
 	if err != nil {
 		return nil, nil, err
@@ -153,7 +169,6 @@ func listen(cfg *config.File, l config.Listener, certs *certificates) (*http.Ser
 	if err != nil {
 		return nil, nil, err
 	}
-	var h http.Handler = placeholder()
 	if *l.HSTS {
 		h = tlsx.HSTS(h)
 	}
@@ -178,7 +193,3 @@ func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
 	json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
 }
 
-// usages converts config usage words to issue flags.
-func usages(u []string) (server, client bool) {
-	return slices.Contains(u, "server"), slices.Contains(u, "client")
-}
