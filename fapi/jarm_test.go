@@ -101,12 +101,28 @@ func TestJARMUnknownKidRefetch(t *testing.T) {
 	if as.hits() != 1 {
 		t.Fatalf("%d JWKS fetches", as.hits())
 	}
-	// A token with an unknown kid, within the refetch window: no refetch.
+	// The AS rotates its key right after that fetch: the first token with
+	// the unknown kid refetches and validates.
 	k := keys(t)
+	doc, err := jws.PublicJWKS(jws.PublicKey{Key: &k.other.PublicKey, KeyID: "rotated", Alg: jws.ES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as.mu.Lock()
+	as.jwks = doc
+	as.mu.Unlock()
 	rot := mustSigner(t, k.other, "rotated")
-	_, err := c.ValidateJARM(context.Background(), signWith(t, rot, jarmClaimsFor(as), ""), ls)
+	if _, err := c.ValidateJARM(context.Background(), signWith(t, rot, jarmClaimsFor(as), ""), ls); err != nil {
+		t.Fatalf("JARM signed with the rotated key: %v", err)
+	}
+	if as.hits() != 2 {
+		t.Fatalf("%d JWKS fetches, want 2", as.hits())
+	}
+	// A second unknown kid inside the window: no refetch.
+	unknown := mustSigner(t, k.dpop, "unknown")
+	_, err = c.ValidateJARM(context.Background(), signWith(t, unknown, jarmClaimsFor(as), ""), ls)
 	wantErr(t, err, ErrSignature)
-	if as.hits() != 1 {
+	if as.hits() != 2 {
 		t.Fatalf("refetched inside the window: %d", as.hits())
 	}
 }

@@ -14,7 +14,10 @@ import (
 // JWKSOptions tune a JWKSCache.
 type JWKSOptions struct {
 	// RefetchInterval: on a token whose kid is unknown the set is fetched
-	// again, at most once per interval. Zero means DefaultJWKSRefetch.
+	// again, at most once per interval. Only these unknown-kid refetches
+	// count: the first fetch and the MaxAge refresh do not use up the
+	// window, so a key the server rotates in right after either is still
+	// fetched on its first token. Zero means DefaultJWKSRefetch.
 	RefetchInterval time.Duration
 	// MaxAge: a set older than this is fetched again before use (removed
 	// keys stop verifying); on failure the old set is kept. Zero means 1 h.
@@ -38,9 +41,19 @@ type JWKSCache struct {
 	mu       sync.Mutex
 	set      *jws.KeySet
 	fetched  time.Time // time of the last successful fetch
-	tried    time.Time // time of the last fetch attempt
+	tried    time.Time // time of the last fetch attempt of any kind (gates MaxAge refreshes)
+	kidTried time.Time // time of the last fetch started for an unknown kid (gates those)
 	inflight *jwksFetch
 }
+
+// gate says which window, if any, limits the fetch refresh may start.
+type gate int
+
+const (
+	gateNone gate = iota // no set yet: always fetch
+	gateAge              // MaxAge refresh: not within RefetchInterval of the last attempt
+	gateKid              // unknown kid: not within RefetchInterval of the last unknown-kid fetch
+)
 
 type jwksFetch struct {
 	done chan struct{}
@@ -74,7 +87,8 @@ func (k *JWKSCache) URL() string { return k.url }
 // Verify verifies a compact JWS against the cached keys. When no key fits
 // the token (jws.ErrNoKey: typically an unknown kid after a key rotation),
 // the set is fetched again — at most once per RefetchInterval, shared with
-// concurrent callers — and the token tried once more.
+// concurrent callers — and the token tried once more. The first fetch and
+// the MaxAge refresh do not count against that window.
 func (k *JWKSCache) Verify(ctx context.Context, compact string) ([]byte, jws.Header, error) {
 	set, err := k.KeySet(ctx)
 	if err != nil {
@@ -84,7 +98,7 @@ func (k *JWKSCache) Verify(ctx context.Context, compact string) ([]byte, jws.Hea
 	if err == nil || !errors.Is(err, jws.ErrNoKey) {
 		return payload, h, err
 	}
-	fresh, ferr := k.refresh(ctx, set, true)
+	fresh, ferr := k.refresh(ctx, set, gateKid)
 	switch {
 	case errors.Is(ferr, errTooSoon):
 		return nil, h, err
@@ -106,7 +120,11 @@ func (k *JWKSCache) KeySet(ctx context.Context) (*jws.KeySet, error) {
 	if set != nil && k.opts.Now().Sub(fetched) < k.opts.MaxAge {
 		return set, nil
 	}
-	fresh, err := k.refresh(ctx, set, set != nil)
+	g := gateNone
+	if set != nil {
+		g = gateAge
+	}
+	fresh, err := k.refresh(ctx, set, g)
 	if err != nil {
 		if set != nil {
 			return set, nil
@@ -119,10 +137,13 @@ func (k *JWKSCache) KeySet(ctx context.Context) (*jws.KeySet, error) {
 var errTooSoon = errors.New("fapi: jwks fetched recently")
 
 // refresh returns a set newer than seen: the one another caller already
-// stored, the outcome of a fetch in flight, or of a new fetch. With
-// limited, a new fetch starts only when the last attempt is older than
-// RefetchInterval (else errTooSoon).
-func (k *JWKSCache) refresh(ctx context.Context, seen *jws.KeySet, limited bool) (*jws.KeySet, error) {
+// stored, the outcome of a fetch in flight, or of a new fetch. A new fetch
+// starts only when the window g names is not open (else errTooSoon):
+// gateAge looks at the last attempt of any kind, gateKid only at the last
+// fetch started for an unknown kid, so that the first fetch and the MaxAge
+// refresh never delay picking up a rotated key. Joining a fetch in flight
+// uses up no window.
+func (k *JWKSCache) refresh(ctx context.Context, seen *jws.KeySet, g gate) (*jws.KeySet, error) {
 	k.mu.Lock()
 	if k.set != nil && k.set != seen {
 		set := k.set
@@ -132,13 +153,16 @@ func (k *JWKSCache) refresh(ctx context.Context, seen *jws.KeySet, limited bool)
 	f := k.inflight
 	if f == nil {
 		now := k.opts.Now()
-		if limited && !k.tried.IsZero() && now.Sub(k.tried) < k.opts.RefetchInterval {
+		if k.tooSoon(g, now) {
 			k.mu.Unlock()
 			return nil, errTooSoon
 		}
 		f = &jwksFetch{done: make(chan struct{})}
 		k.inflight = f
 		k.tried = now
+		if g == gateKid {
+			k.kidTried = now
+		}
 		go k.fetch(context.WithoutCancel(ctx), f)
 	}
 	k.mu.Unlock()
@@ -153,6 +177,21 @@ func (k *JWKSCache) refresh(ctx context.Context, seen *jws.KeySet, limited bool)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.set, nil
+}
+
+// tooSoon reports whether the window g names is still open at now; k.mu
+// must be held.
+func (k *JWKSCache) tooSoon(g gate, now time.Time) bool {
+	var last time.Time
+	switch g {
+	case gateAge:
+		last = k.tried
+	case gateKid:
+		last = k.kidTried
+	default:
+		return false
+	}
+	return !last.IsZero() && now.Sub(last) < k.opts.RefetchInterval
 }
 
 func (k *JWKSCache) fetch(ctx context.Context, f *jwksFetch) {

@@ -17,6 +17,28 @@ func newClock() *clock                   { c := &clock{}; c.ns.Store(t0.UnixNano
 func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
+// setJWKS makes the fake AS publish keys from now on.
+func setJWKS(t *testing.T, as *fakeAS, keys ...jws.PublicKey) {
+	t.Helper()
+	doc, err := jws.PublicJWKS(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as.mu.Lock()
+	as.jwks = doc
+	as.mu.Unlock()
+}
+
+func wantHits(t *testing.T, as *fakeAS, want int, what string) {
+	t.Helper()
+	if got := as.hits(); got != want {
+		t.Fatalf("%s: %d JWKS fetches, want %d", what, got, want)
+	}
+}
+
+// The first unknown kid after a fetch refetches; a second unknown kid inside
+// the window does not; after the window one does again. The first fetch does
+// not use up the window (a key rotated in right after it is picked up).
 func TestJWKSRefetchOncePerWindow(t *testing.T) {
 	as := newFakeAS(t)
 	k := keys(t)
@@ -26,42 +48,87 @@ func TestJWKSRefetchOncePerWindow(t *testing.T) {
 	if _, _, err := cache.Verify(ctx, as.sign(map[string]any{"a": 1}, "")); err != nil {
 		t.Fatal(err)
 	}
-	// The AS rotates in a new key.
-	rot := mustSigner(t, k.other, "rotated")
-	doc, _ := jws.PublicJWKS(
+	wantHits(t, as, 1, "first fetch")
+	// The AS rotates in a new key a minute after the first fetch.
+	setJWKS(t, as,
 		jws.PublicKey{Key: &k.asEC.PublicKey, KeyID: "as-es", Alg: jws.ES256},
 		jws.PublicKey{Key: &k.other.PublicKey, KeyID: "rotated", Alg: jws.ES256},
 	)
-	as.mu.Lock()
-	as.jwks = doc
-	as.mu.Unlock()
-	tok := signWith(t, rot, map[string]any{"a": 2}, "")
+	tok := signWith(t, mustSigner(t, k.other, "rotated"), map[string]any{"a": 2}, "")
 	clk.advance(time.Minute)
-	_, _, err := cache.Verify(ctx, tok)
-	wantErr(t, err, jws.ErrNoKey)
-	if as.hits() != 1 {
-		t.Fatalf("refetched within the window: %d fetches", as.hits())
-	}
-	clk.advance(DefaultJWKSRefetch)
 	if _, _, err := cache.Verify(ctx, tok); err != nil {
-		t.Fatal(err)
+		t.Fatalf("new-key token right after the first fetch: %v", err)
 	}
-	if as.hits() != 2 {
-		t.Fatalf("%d fetches, want 2", as.hits())
-	}
-	// Another unknown kid right after: no fetch.
-	_, _, err = cache.Verify(ctx, signWith(t, mustSigner(t, k.dpop, "x"), map[string]any{}, ""))
+	wantHits(t, as, 2, "first unknown kid")
+	// Another unknown kid inside the window: no fetch.
+	unknown := signWith(t, mustSigner(t, k.dpop, "x"), map[string]any{}, "")
+	clk.advance(DefaultJWKSRefetch - time.Second)
+	_, _, err := cache.Verify(ctx, unknown)
 	wantErr(t, err, jws.ErrNoKey)
-	if as.hits() != 2 {
-		t.Fatalf("%d fetches, want 2", as.hits())
-	}
+	wantHits(t, as, 2, "second unknown kid inside the window")
+	// Once the window has passed, an unknown kid refetches again.
+	clk.advance(time.Second)
+	_, _, err = cache.Verify(ctx, unknown)
+	wantErr(t, err, jws.ErrNoKey)
+	wantHits(t, as, 3, "unknown kid after the window")
+	_, _, err = cache.Verify(ctx, unknown)
+	wantErr(t, err, jws.ErrNoKey)
+	wantHits(t, as, 3, "unknown kid right after a refetch")
 	// Bad signatures never cause a fetch.
 	clk.advance(DefaultJWKSRefetch)
 	_, _, err = cache.Verify(ctx, corrupt(tok))
 	wantErr(t, err, jws.ErrSignature)
-	if as.hits() != 2 {
-		t.Fatalf("%d fetches after a bad signature", as.hits())
+	wantHits(t, as, 3, "bad signature")
+}
+
+// The MaxAge refresh does not use up the unknown-kid window either, but a
+// failed one is not retried inside the window.
+func TestJWKSMaxAgeRefreshKeepsKidWindow(t *testing.T) {
+	as := newFakeAS(t)
+	k := keys(t)
+	clk := newClock()
+	cache := NewJWKSCache(as.issuer+"/jwks", as.srv.Client(), JWKSOptions{Now: clk.now, MaxAge: 10 * time.Minute})
+	ctx := context.Background()
+	old := as.sign(map[string]any{"a": 1}, "")
+	if _, _, err := cache.Verify(ctx, old); err != nil {
+		t.Fatal(err)
 	}
+	// An unknown kid at 6 min opens the unknown-kid window...
+	unknown := signWith(t, mustSigner(t, k.dpop, "x"), map[string]any{}, "")
+	clk.advance(6 * time.Minute)
+	_, _, err := cache.Verify(ctx, unknown)
+	wantErr(t, err, jws.ErrNoKey)
+	wantHits(t, as, 2, "first unknown kid")
+	// ...10 min after that fetch the set is refreshed for its age, and the
+	// server rotates right after: the refresh must not hold back the
+	// refetch for the new kid (the window of the 6 min one has passed).
+	clk.advance(10 * time.Minute)
+	if _, _, err := cache.Verify(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	wantHits(t, as, 3, "MaxAge refresh")
+	setJWKS(t, as, jws.PublicKey{Key: &k.other.PublicKey, KeyID: "rotated", Alg: jws.ES256})
+	clk.advance(time.Second)
+	tok := signWith(t, mustSigner(t, k.other, "rotated"), map[string]any{"a": 2}, "")
+	if _, _, err := cache.Verify(ctx, tok); err != nil {
+		t.Fatalf("new-key token right after a MaxAge refresh: %v", err)
+	}
+	wantHits(t, as, 4, "unknown kid after a MaxAge refresh")
+	// A failing MaxAge refresh keeps the old set and waits a window before
+	// the next attempt.
+	as.handle("/jwks", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	clk.advance(10 * time.Minute)
+	for range 2 {
+		if _, _, err := cache.Verify(ctx, tok); err != nil {
+			t.Fatalf("old set not kept after a failed refresh: %v", err)
+		}
+	}
+	wantHits(t, as, 5, "failed MaxAge refresh, then inside the window")
+	clk.advance(DefaultJWKSRefetch)
+	if _, _, err := cache.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	wantHits(t, as, 6, "MaxAge refresh after the window")
 }
 
 func TestJWKSConcurrentRefetchCollapsed(t *testing.T) {
@@ -79,7 +146,7 @@ func TestJWKSConcurrentRefetchCollapsed(t *testing.T) {
 		<-gate
 		_, _ = w.Write(doc)
 	})
-	clk.advance(DefaultJWKSRefetch)
+	// No clock advance: the first fetch does not hold back the refetch.
 	tok := signWith(t, mustSigner(t, k.other, "rotated"), map[string]any{"a": 1}, "")
 	const n = 20
 	var started, done sync.WaitGroup

@@ -192,4 +192,3 @@ func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
 }
-
