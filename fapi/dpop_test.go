@@ -135,16 +135,23 @@ func TestDPoPNonceNotTwice(t *testing.T) {
 
 func TestDPoPAtPAR(t *testing.T) {
 	as := newFakeAS(t)
+	clk := newClock()
 	var calls atomic.Int32
 	as.handle("/par", func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
+			clk.advance(2 * time.Second)
 			w.Header().Set("DPoP-Nonce", "par-nonce")
 			writeJSON(w, 400, map[string]any{"error": "use_dpop_nonce"})
 			return
 		}
 		parOK(w, r)
 	})
-	c := dpopClient(as)
+	c := as.client(func(c *Config) {
+		c.SenderConstraint = SenderDPoP
+		c.DPoPSigner = keys(as.t).dpSigner
+		c.Scopes = []string{"openid", "api:read"}
+		c.Now = clk.now
+	})
 	start, err := c.PushAuthorizationRequest(context.Background(), AuthorizationRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +163,31 @@ func TestDPoPAtPAR(t *testing.T) {
 	p := payloadOf(t, reqs[1].Header.Get("DPoP"))
 	if p["nonce"] != "par-nonce" || p["htu"] != as.issuer+"/par" || p["ath"] != nil {
 		t.Errorf("proof %v", p)
+	}
+	// Each attempt carries a request object and a client assertion of its
+	// own (new jti, times of the attempt), for the same login.
+	ro1, _ := verifyClientJWT(t, reqs[0].Form.Get("request"))
+	ro2, _ := verifyClientJWT(t, reqs[1].Form.Get("request"))
+	if ro1["jti"] == nil || ro1["jti"] == ro2["jti"] {
+		t.Errorf("request object jti reused on the nonce retry: %v %v", ro1["jti"], ro2["jti"])
+	}
+	for claim, want1 := range map[string]int64{"iat": 0, "nbf": 0, "exp": 300} {
+		if toString(ro1[claim]) != itoa(t0.Unix()+want1) || toString(ro2[claim]) != itoa(t0.Unix()+want1+2) {
+			t.Errorf("request object %s: %v then %v, want the time of each attempt", claim, ro1[claim], ro2[claim])
+		}
+	}
+	for _, claim := range []string{"state", "nonce", "code_challenge", "redirect_uri", "scope"} {
+		if toString(ro1[claim]) != toString(ro2[claim]) {
+			t.Errorf("request object %s changed on the retry: %v then %v", claim, ro1[claim], ro2[claim])
+		}
+	}
+	if ro2["state"] != start.Login.State || ro2["code_challenge"] != PKCEChallenge(start.Login.CodeVerifier) {
+		t.Error("retried request object does not match the login state")
+	}
+	a1 := payloadOf(t, reqs[0].Form.Get("client_assertion"))
+	a2 := payloadOf(t, reqs[1].Form.Get("client_assertion"))
+	if a1["jti"] == nil || a1["jti"] == a2["jti"] {
+		t.Error("client assertion jti reused on the nonce retry")
 	}
 	want, _ := jws.Thumbprint(&keys(t).dpop.PublicKey)
 	if start.Login.DPoPJKT != want {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/x509"
 	"testing"
+
+	"github.com/cillers/fapid/internal/jws"
 )
 
 func jarmClaimsFor(as *fakeAS) map[string]any {
@@ -104,13 +106,7 @@ func TestJARMUnknownKidRefetch(t *testing.T) {
 	// The AS rotates its key right after that fetch: the first token with
 	// the unknown kid refetches and validates.
 	k := keys(t)
-	doc, err := jws.PublicJWKS(jws.PublicKey{Key: &k.other.PublicKey, KeyID: "rotated", Alg: jws.ES256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	as.mu.Lock()
-	as.jwks = doc
-	as.mu.Unlock()
+	setJWKS(t, as, jws.PublicKey{Key: &k.other.PublicKey, KeyID: "rotated", Alg: jws.ES256})
 	rot := mustSigner(t, k.other, "rotated")
 	if _, err := c.ValidateJARM(context.Background(), signWith(t, rot, jarmClaimsFor(as), ""), ls); err != nil {
 		t.Fatalf("JARM signed with the rotated key: %v", err)
@@ -120,7 +116,7 @@ func TestJARMUnknownKidRefetch(t *testing.T) {
 	}
 	// A second unknown kid inside the window: no refetch.
 	unknown := mustSigner(t, k.dpop, "unknown")
-	_, err = c.ValidateJARM(context.Background(), signWith(t, unknown, jarmClaimsFor(as), ""), ls)
+	_, err := c.ValidateJARM(context.Background(), signWith(t, unknown, jarmClaimsFor(as), ""), ls)
 	wantErr(t, err, ErrSignature)
 	if as.hits() != 2 {
 		t.Fatalf("refetched inside the window: %d", as.hits())

@@ -32,8 +32,10 @@ type parResponse struct {
 // PushAuthorizationRequest starts a login: it draws state, nonce and PKCE,
 // signs a request object (RFC 9101) and pushes it with client
 // authentication (and a DPoP proof with SenderDPoP) to the PAR endpoint
-// (RFC 9126), expecting 201 {request_uri, expires_in}. Error answers come
-// back as *OAuthError.
+// (RFC 9126), expecting 201 {request_uri, expires_in}. A use_dpop_nonce
+// answer is retried once with the server's nonce and with a newly signed
+// request object and client assertion. Error answers come back as
+// *OAuthError.
 func (c *Client) PushAuthorizationRequest(ctx context.Context, req AuthorizationRequest) (*AuthorizationStart, error) {
 	if c.cfg.RedirectURI == "" {
 		return nil, fmt.Errorf("%w: no redirect uri configured", ErrConfig)
@@ -64,13 +66,17 @@ func (c *Client) PushAuthorizationRequest(ctx context.Context, req Authorization
 			return nil, fmt.Errorf("%w: DPoP key: %w", ErrConfig, err)
 		}
 	}
-	ro, err := c.RequestObject(ls, req)
-	if err != nil {
-		return nil, err
-	}
+	// form runs once per attempt: a DPoP-nonce retry carries a new request
+	// object (jti, iat/nbf/exp) and client assertion, never a replay of the
+	// first. The first run happens before anything is sent, so a bad
+	// request (ErrReservedParameter, ErrConfig) costs no round trip.
 	res, err := c.postForm(ctx, formCall{
 		endpoint: "par", url: parURL, accept: "application/json", dpop: key,
 		form: func() (url.Values, error) {
+			ro, err := c.RequestObject(ls, req)
+			if err != nil {
+				return nil, err
+			}
 			form := url.Values{"request": {ro}}
 			return form, c.authenticate(form)
 		},

@@ -272,6 +272,18 @@ func TestPushAuthorizationRequestAnswers(t *testing.T) {
 	}
 }
 
+// A request object that cannot be built fails before anything is sent.
+func TestPushAuthorizationRequestBadExtraNoCall(t *testing.T) {
+	as := newFakeAS(t)
+	as.handle("/par", parOK)
+	_, err := as.client().PushAuthorizationRequest(context.Background(),
+		AuthorizationRequest{Extra: map[string]string{"state": "x"}})
+	wantErr(t, err, ErrReservedParameter)
+	if n := len(as.requests("/par")); n != 0 {
+		t.Fatalf("%d PAR calls for a refused request", n)
+	}
+}
+
 func TestPushAuthorizationRequestNeedsRedirect(t *testing.T) {
 	as := newFakeAS(t)
 	_, err := as.client(func(c *Config) { c.RedirectURI = "" }).PushAuthorizationRequest(context.Background(), AuthorizationRequest{})
