@@ -41,22 +41,23 @@ const (
 
 // Defaults; a zero Config field means the default.
 const (
-	DefaultCookiePrefix         = "fapid"
-	DefaultCacheEntries         = 100_000
-	DefaultCacheMaxTTL          = time.Minute
-	DefaultNegativeTTL          = 5 * time.Second
-	DefaultCacheSkew            = 2 * time.Second
-	DefaultIntrospectionTimeout = 2 * time.Second
-	DefaultMaxIntrospections    = 64
-	DefaultBreakerFailures      = 5
-	DefaultBreakerCooldown      = 5 * time.Second
-	DefaultMaxHeaderBytes       = 16 << 10
-	DefaultMaxTokenLength       = 4096
-	DefaultMinTokenLength       = 16
-	DefaultForwardAuthHeader    = "X-Auth-JWT"
-	DefaultDPoPNonceLifetime    = 5 * time.Minute
-	DefaultReplayEntries        = 100_000
-	maxNegativeTTL              = 30 * time.Second
+	DefaultCookiePrefix          = "fapid"
+	DefaultCacheEntries          = 100_000
+	DefaultCacheMaxTTL           = time.Minute
+	DefaultNegativeTTL           = 5 * time.Second
+	DefaultCacheSkew             = 2 * time.Second
+	DefaultIntrospectionTimeout  = 2 * time.Second
+	DefaultMaxIntrospections     = 64
+	DefaultBreakerFailures       = 5
+	DefaultBreakerCooldown       = 5 * time.Second
+	DefaultMaxHeaderBytes        = 16 << 10
+	DefaultMaxSessionCookieBytes = 48 << 10
+	DefaultMaxTokenLength        = 4096
+	DefaultMinTokenLength        = 16
+	DefaultForwardAuthHeader     = "X-Auth-JWT"
+	DefaultDPoPNonceLifetime     = 5 * time.Minute
+	DefaultReplayEntries         = 100_000
+	maxNegativeTTL               = 30 * time.Second
 )
 
 // Config configures a Gateway. It must not change after New. Every zero
@@ -121,6 +122,10 @@ type Config struct {
 	// 16 KiB. The servers made by HTTPServer and ServeHTTP3 cap the wire
 	// header block at twice this.
 	MaxHeaderBytes int
+	// MaxSessionCookieBytes caps the agent's own __Host-<prefix>-* cookies,
+	// which are not counted in MaxHeaderBytes (a large ID token legitimately
+	// takes ~16 KB sealed). Zero means 48 KiB.
+	MaxSessionCookieBytes int
 	// MaxTokenLength caps an access token; zero means 4096. Tokens shorter
 	// than 16 characters are refused without introspection.
 	MaxTokenLength int
@@ -242,6 +247,7 @@ func (c Config) withDefaults() Config {
 	def(&c.DPoP.NonceLifetime, DefaultDPoPNonceLifetime)
 	defInt(&c.DPoP.ReplayEntries, DefaultReplayEntries)
 	defInt(&c.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	defInt(&c.MaxSessionCookieBytes, DefaultMaxSessionCookieBytes)
 	defInt(&c.MaxTokenLength, DefaultMaxTokenLength)
 	if c.ForwardAuthHeader == "" {
 		c.ForwardAuthHeader = DefaultForwardAuthHeader

@@ -17,7 +17,7 @@ import (
 // (X-Client-Cert: nginx $ssl_client_escaped_cert) or connect with it.
 func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if headerBytes(r) > g.cfg.MaxHeaderBytes {
+	if g.headerTooLarge(r) {
 		writeError(w, r, &apiError{status: http.StatusRequestHeaderFieldsTooLarge, code: codeHeaderTooLarge}, "")
 		return
 	}

@@ -158,7 +158,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	if v := g.altSvc.Load(); v != nil && r.TLS != nil && r.ProtoMajor < 3 {
 		w.Header()["Alt-Svc"] = *v
 	}
-	if headerBytes(r) > g.cfg.MaxHeaderBytes {
+	if g.headerTooLarge(r) {
 		writeError(w, r, &apiError{status: http.StatusRequestHeaderFieldsTooLarge, code: codeHeaderTooLarge}, "")
 		return
 	}
@@ -297,16 +297,38 @@ func requestPath(r *http.Request) (string, bool) {
 	return t, true
 }
 
-// headerBytes is the decoded size of the header block: names, values and
-// 4 bytes per field (": " and CRLF), plus the request target and Host.
-func headerBytes(r *http.Request) int {
-	n := len(r.RequestURI) + len(r.Host)
+// headerTooLarge applies the decoded header limits: MaxHeaderBytes to the
+// block without our own session cookies, and MaxSessionCookieBytes to those.
+// The agent's cookies are counted apart because they are bounded by the
+// agent (sealed, chunked, at most MaxSessionCookieBytes together) yet can
+// legitimately exceed a general limit: a 12 KB ID token seals to about
+// 16 KB (CASES H05), and __Host- cookies must use Path=/, so they reach the
+// gateway on every request to the host.
+func (g *Gateway) headerTooLarge(r *http.Request) bool {
+	total, ours := headerBytes(r, g.cookiePrefix)
+	return total-ours > g.cfg.MaxHeaderBytes || ours > g.cfg.MaxSessionCookieBytes
+}
+
+// headerBytes is the decoded size of the header block (names, values and
+// 4 bytes per field for ": " and CRLF, plus the request target and Host),
+// and how much of it is cookies whose names start with ourPrefix.
+func headerBytes(r *http.Request, ourPrefix string) (total, ours int) {
+	total = len(r.RequestURI) + len(r.Host)
 	for k, vs := range r.Header {
 		for _, v := range vs {
-			n += len(k) + len(v) + 4
+			total += len(k) + len(v) + 4
 		}
 	}
-	return n
+	if ourPrefix != "" {
+		for _, line := range r.Header["Cookie"] {
+			for pair := range strings.SplitSeq(line, ";") {
+				if p := strings.TrimLeft(pair, " "); strings.HasPrefix(p, ourPrefix) {
+					ours += len(pair) + 1
+				}
+			}
+		}
+	}
+	return total, ours
 }
 
 // leafDER is the client's leaf certificate on this connection, or nil.
@@ -322,7 +344,7 @@ func leafDER(r *http.Request) []byte {
 // so that a block a little over the limit gets the same 431 answer from
 // the handler on every protocol (an HTTP/2 client refuses to send what
 // exceeds the server's advertised limit), while memory stays bounded.
-func (g *Gateway) wireHeaderBytes() int { return 2 * g.cfg.MaxHeaderBytes }
+func (g *Gateway) wireHeaderBytes() int { return 2*g.cfg.MaxHeaderBytes + g.cfg.MaxSessionCookieBytes }
 
 // HTTPServer returns an http.Server for the gateway's TCP listener with
 // the header limit, timeouts and tlsConf (from internal/tlsx.ServerConfig)

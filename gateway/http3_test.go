@@ -156,3 +156,36 @@ func TestH05HeaderLimitOnTheWire(t *testing.T) {
 		t.Fatal("an oversized request did work")
 	}
 }
+
+// TestH05SessionCookiesCountedApart: the agent's chunked cookies for a large
+// ID token (about 16 KB sealed) do not trip the general 16 KiB limit, while
+// the same bytes in any other header do; our cookies have their own cap.
+func TestH05SessionCookiesCountedApart(t *testing.T) {
+	e := newEnv(t, nil)
+	tcpURL, _ := serveBoth(t, e)
+	chunk := strings.Repeat("A", 3800)
+	var ours []string
+	for i := range 5 { // __Host-fapid-id, -id-1 … -id-4: ~19 KB
+		name := "__Host-fapid-id"
+		if i > 0 {
+			name += "-" + strconv.Itoa(i)
+		}
+		ours = append(ours, name+"="+chunk)
+	}
+	cookie := strings.Join(ours, "; ")
+	c := e.client(nil)
+	// No credential: 401 from the pipeline, not 431 from the limit.
+	if a, _ := call(t, c, tcpURL+"/api/x", "Cookie", cookie); a.status == 431 {
+		t.Fatalf("our session cookies (%d bytes) were counted in the general limit", len(cookie))
+	}
+	if a, _ := call(t, c, tcpURL+"/api/x", "Cookie", strings.ReplaceAll(cookie, "__Host-fapid-", "other-")); a.status != 431 {
+		t.Fatalf("the same bytes in foreign cookies: %d, want 431", a.status)
+	}
+	huge := strings.Join(append(ours, ours...), "; ")
+	for len(huge) < 50<<10 {
+		huge += "; __Host-fapid-x=" + chunk
+	}
+	if a, _ := call(t, c, tcpURL+"/api/x", "Cookie", huge); a.status != 431 {
+		t.Fatalf("%d bytes of our cookies: %d, want 431", len(huge), a.status)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 
+	"github.com/cillers/fapid/agent"
 	"github.com/cillers/fapid/config"
 	"github.com/cillers/fapid/fapi"
 	"github.com/cillers/fapid/gateway"
@@ -14,8 +15,8 @@ import (
 	"github.com/cillers/fapid/internal/tlsx"
 )
 
-// newSealer opens the session's cookie keys: the first seals, all open.
-func newSealer(s *config.Session) (*seal.Sealer, error) {
+// sessionKeys loads the session's cookie keys: the first seals, all open.
+func sessionKeys(s *config.Session) ([]seal.Key, error) {
 	ks := make([]seal.Key, 0, len(s.Keys))
 	for i, ref := range s.Keys {
 		k, err := seal.LoadKeyFile(ref.Path())
@@ -24,7 +25,7 @@ func newSealer(s *config.Session) (*seal.Sealer, error) {
 		}
 		ks = append(ks, k)
 	}
-	return seal.New(ks)
+	return ks, nil
 }
 
 // newGateway builds the gateway mode from the configuration.
@@ -68,7 +69,12 @@ func newGateway(ctx context.Context, cfg *config.File, certs *certificates, log 
 		Logger: log.With("mode", "gateway"),
 	}
 	if s := cfg.Session; s != nil {
-		if gc.Cookies, err = newSealer(s); err != nil {
+		ks, err := sessionKeys(s)
+		if err != nil {
+			return nil, err
+		}
+		// The agent's sealed values may exceed seal's default size cap.
+		if gc.Cookies, err = seal.New(ks, seal.WithMaxSize(agent.MaxSealedValue)); err != nil {
 			return nil, err
 		}
 		gc.CookiePrefix = s.CookiePrefix
