@@ -113,6 +113,12 @@ type Config struct {
 	RefreshGrace time.Duration
 	// KeepGrantOnLogout skips revoking the refresh token at logout.
 	KeepGrantOnLogout bool
+	// LogoutIDTokenHint puts the ID token in the end-session URL as
+	// id_token_hint. Off by default: the URL goes to the browser, and no JWT
+	// ever reaches it; client_id identifies the client instead (OpenID
+	// Connect RP-Initiated Logout 1.0 §2). Turn it on only for a server that
+	// insists on the hint.
+	LogoutIDTokenHint bool
 	// MetadataMaxAge: discovery is repeated when older; zero means
 	// DefaultMetadataMaxAge. RediscoverInterval is the least time between
 	// discoveries forced by failures (unknown signing key, endpoint gone);

@@ -99,8 +99,9 @@ const logoutTimeout = 5 * time.Second
 
 // logout handles POST logout: every cookie is cleared (with the attributes
 // it was set with), the refresh token revoked (unless KeepGrantOnLogout),
-// and the answer carries the end-session URL (id_token_hint, client_id and
-// the configured post_logout_redirect_uri) when the server has one. The
+// and the answer carries the end-session URL (client_id, the configured
+// post_logout_redirect_uri, and id_token_hint only with LogoutIDTokenHint:
+// the URL reaches the browser) when the server has one. The
 // local logout happens even when the server cannot be reached.
 func (a *Agent) logout(w http.ResponseWriter, r *http.Request) {
 	s, ae := a.requireSession(r, true)
@@ -120,7 +121,11 @@ func (a *Agent) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res := map[string]string{}
-	u, err := a.client.EndSessionURL(ctx, s.idToken, "")
+	hint := ""
+	if a.cfg.LogoutIDTokenHint {
+		hint = s.idToken
+	}
+	u, err := a.client.EndSessionURL(ctx, hint, "")
 	switch {
 	case err == nil:
 		res["url"] = u

@@ -116,7 +116,7 @@ func TestLifecycle(t *testing.T) {
 			decodeJSON(t, w.Body.Bytes(), &lo)
 			lu, _ := url.Parse(lo["url"])
 			if w.Code != 200 || lu == nil || lu.Query().Get("post_logout_redirect_uri") != logoutURI ||
-				lu.Query().Get("id_token_hint") == "" || lu.Query().Get("client_id") != clientID ||
+				lu.Query().Has("id_token_hint") || lu.Query().Get("client_id") != clientID ||
 				!strings.HasPrefix(lo["url"], ta.as.issuer+"/logout?") {
 				t.Fatalf("logout: %d %s", w.Code, w.Body)
 			}

@@ -54,6 +54,7 @@ func commands() []command {
 		{"run", "start the daemon with the modes the configuration enables", runCommand},
 		{"check", "validate a configuration and list the FAPI 2.0 requirements it meets", checkCommand},
 		{"pki", "manage the embedded PKI (init, issue, serve)", pkiCommand},
+		{"demo", "run the whole architecture locally (PKI, authorization server, agent, gateway, API, SPA)", demoCommand},
 		{"version", "print the version", versionCommand},
 	}
 }

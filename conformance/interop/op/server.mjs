@@ -175,6 +175,10 @@ const provider = new Provider(issuer, {
   }),
   clientAuthMethods: ['private_key_jwt', 'tls_client_auth'],
   responseTypes: ['code'],
+  // As Curity does: a client allowed the refresh_token grant gets refresh
+  // tokens, with or without offline_access (which oidc-provider otherwise
+  // drops unless prompt=consent).
+  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: true, // the default rotates sender-constrained RTs only after 70 % of life
   pkce: { required: () => true }, // S256 only in v9
   enabledJWA: {
