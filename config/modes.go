@@ -102,11 +102,17 @@ type Route struct {
 	UpstreamCA string `yaml:"upstream_ca"`
 	// UpstreamCertificate (under certificates) is presented upstream;
 	// default gateway.session_certificate.
-	UpstreamCertificate string   `yaml:"upstream_certificate"`
-	UpstreamServerName  string   `yaml:"upstream_server_name"`
-	StripPrefix         bool     `yaml:"strip_prefix"`
-	Anonymous           bool     `yaml:"anonymous"`
-	Credentials         []string `yaml:"credentials"` // cookie, bearer, dpop
-	Scopes              []string `yaml:"scopes"`
-	Audience            string   `yaml:"audience"`
+	UpstreamCertificate string `yaml:"upstream_certificate"`
+	UpstreamServerName  string `yaml:"upstream_server_name"`
+	// UpstreamPublicURL is the upstream's URL as the API sees it (the htu of
+	// the DPoP proofs the gateway signs); default upstream.
+	UpstreamPublicURL string `yaml:"upstream_public_url"`
+	// UpstreamTrustsGatewayDPoP forwards tokens bound to a client's own DPoP
+	// key as Bearer, for an upstream that relies on the gateway's proof check.
+	UpstreamTrustsGatewayDPoP bool     `yaml:"upstream_trusts_gateway_dpop"`
+	StripPrefix               bool     `yaml:"strip_prefix"`
+	Anonymous                 bool     `yaml:"anonymous"`
+	Credentials               []string `yaml:"credentials"` // cookie, bearer, dpop
+	Scopes                    []string `yaml:"scopes"`
+	Audience                  string   `yaml:"audience"`
 }

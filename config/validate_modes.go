@@ -160,6 +160,9 @@ func (v *validator) gateway(f *File, g *Gateway) {
 		if r.Upstream != "" {
 			v.httpsURL(p+".upstream", r.Upstream, false)
 		}
+		if r.UpstreamPublicURL != "" {
+			v.httpsURL(p+".upstream_public_url", r.UpstreamPublicURL, false)
+		}
 		if r.UpstreamCertificate != "" {
 			v.clientCertRef(f, p+".upstream_certificate", r.UpstreamCertificate)
 		}

@@ -68,8 +68,8 @@ type Introspection struct {
 	CNF       Confirmation
 	// Claims holds every member of the token information as raw JSON.
 	Claims map[string]json.RawMessage
-	// MaxAge from the answer's Cache-Control (max-age; no-store/no-cache
-	// mean 0). HasMaxAge is false when the header said nothing about it.
+	// MaxAge from the answer's Cache-Control max-age (see CacheMaxAge).
+	// HasMaxAge is false when the header has no max-age.
 	MaxAge    time.Duration
 	HasMaxAge bool
 }
@@ -298,15 +298,18 @@ func (c *Client) checkIssuerAudience(kind error, rc *registeredClaims, wantAud b
 	return nil
 }
 
-// CacheMaxAge reads max-age from Cache-Control (RFC 9111 §5.2.2.1);
-// no-store and no-cache count as 0. ok is false when neither is present.
+// CacheMaxAge reads max-age from Cache-Control (RFC 9111 §5.2.2.1); ok is
+// false when there is none. no-store and no-cache are not read: they govern
+// HTTP caches, and most authorization servers send them on every OAuth
+// answer, while a resource server bounds its token cache by the token's exp
+// and its own maximum (RFC 7662 §4). As Curity's phantom-token plugin does,
+// only an explicit max-age lowers that bound; max-age=0 means "do not
+// cache".
 func CacheMaxAge(h http.Header) (maxAge time.Duration, ok bool) {
 	for _, line := range h.Values("Cache-Control") {
 		for _, d := range strings.Split(line, ",") {
 			name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
 			switch strings.ToLower(strings.TrimSpace(name)) {
-			case "no-store", "no-cache":
-				return 0, true
 			case "max-age":
 				n, err := strconv.ParseUint(strings.Trim(strings.TrimSpace(val), `"`), 10, 32)
 				if err != nil {

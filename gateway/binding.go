@@ -38,24 +38,30 @@ type request struct {
 	method     string
 	rawPath    string // as the client sent it (for DPoP htu)
 	clientCert []byte // DER of the presenting client's leaf certificate
+	proxied    bool   // the gateway itself forwards it (not forward-auth)
 }
 
 // checkBinding enforces the token's sender constraint on every request,
-// cached or not (RFC 8705 §3, RFC 9449 §7). It returns the DPoP-Nonce to
-// send back, if any.
-func (g *Gateway) checkBinding(w http.ResponseWriter, rq *request, cred credential, e *entry, rt *route) *apiError {
-	sch := schemesFor(rt.accept)
-	if cred.kind == CredentialDPoP {
-		sch = schemeDPoP
-	}
+// cached or not (RFC 8705 §3, RFC 9449 §7); refusals challenge with sch,
+// the credential's scheme (both of the route's for a cookie). A verified
+// DPoP proof may set a fresh DPoP-Nonce on w.
+func (g *Gateway) checkBinding(w http.ResponseWriter, rq *request, cred credential, e *entry, sch uint8) *apiError {
 	invalid := &apiError{status: 401, code: codeInvalidToken, schemes: sch}
 	if e.jkt != "" {
-		if cred.kind != CredentialDPoP {
-			// A DPoP-bound token sent as Bearer or in a cookie (RFC 9449 §7.2).
-			return invalid
-		}
-		if ae := g.verifyDPoP(w, rq, cred.token, e.jkt); ae != nil {
-			return ae
+		switch cred.kind {
+		case CredentialDPoP:
+			if ae := g.verifyDPoP(w, rq, cred.token, e.jkt); ae != nil {
+				return ae
+			}
+		case CredentialCookie:
+			// The agent's sessions are bound to the deployment key, which
+			// the browser never holds: the gateway proves possession
+			// upstream. A cookie token bound to any other key is refused.
+			if g.sessionJKT == "" || e.jkt != g.sessionJKT {
+				return invalid
+			}
+		default:
+			return invalid // a DPoP-bound token sent as Bearer (RFC 9449 §7.2)
 		}
 	} else if cred.kind == CredentialDPoP {
 		return invalid // DPoP scheme with a token not bound to a key
@@ -69,10 +75,27 @@ func (g *Gateway) checkBinding(w http.ResponseWriter, rq *request, cred credenti
 			return invalid
 		}
 	}
-	if e.x5t == "" && e.jkt == "" && !rt.AllowUnbound {
-		return invalid
-	}
 	return nil
+}
+
+// checkForwardable refuses a cnf.jkt-bound token that cannot reach the
+// upstream in a form the upstream can check: only a request the gateway
+// forwards itself with a token bound to the deployment key gets a proof
+// (signed by the gateway, see dpopTransport); any other jkt-bound token
+// (a client's own key, or any through forward-auth) goes upstream as
+// Bearer only on routes whose upstream trusts the gateway's DPoP check.
+func (g *Gateway) checkForwardable(rq *request, e *entry, rt *route, sch uint8) *apiError {
+	switch {
+	case e.jkt == "":
+		return nil
+	case rq.proxied && e.jkt == g.sessionJKT:
+		return nil
+	case rt.UpstreamTrustsGatewayDPoP:
+		return nil
+	}
+	g.log.Warn("DPoP-bound token refused: the route's upstream cannot check a proof of the client's key "+
+		"(set UpstreamTrustsGatewayDPoP if it relies on the gateway)", "route", rt.Prefix, "forward_auth", !rq.proxied)
+	return &apiError{status: 401, code: codeInvalidToken, schemes: sch}
 }
 
 // sessionCertDER is the leaf of Config.SessionCertificate, or nil.

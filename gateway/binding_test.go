@@ -158,7 +158,10 @@ func (k *dpopKey) proof(t testing.TB, method, htu, token, nonce string, iat time
 }
 
 func TestDPoP(t *testing.T) {
-	e := newEnv(t, func(c *Config, _ *env) { c.Routes[1].AllowUnbound = false })
+	e := newEnv(t, func(c *Config, _ *env) {
+		c.Routes[1].AllowUnbound = false
+		c.Routes[1].UpstreamTrustsGatewayDPoP = true
+	})
 	key, other := newDPoPKey(t), newDPoPKey(t)
 	in := active("read")
 	in.Claims.CnfJkt = key.jkt
@@ -173,8 +176,11 @@ func TestDPoP(t *testing.T) {
 		return e.do(r)
 	}
 	expect(t, call("DPoP", key.proof(t, "POST", htu, tokenA, "", now, "jti-1")), 200)
-	if e.up.lastRequest().Header.Get("Dpop") != "" {
-		t.Fatal("DPoP header forwarded")
+	// The client's key stays with the client: its proof (htu the gateway,
+	// ath the opaque token) is not forwarded, and the JWT goes as Bearer
+	// to the upstream that trusts the gateway's check.
+	if up := e.up.lastRequest(); len(up.Header.Values("DPoP")) != 0 || up.Header.Get("Authorization") != "Bearer "+in.JWT {
+		t.Fatalf("upstream got DPoP %q, Authorization %q", up.Header.Values("DPoP"), up.Header.Get("Authorization"))
 	}
 	expect(t, call("dPOP", key.proof(t, "POST", htu+"?other=query", tokenA, "", now, "jti-2")), 200)
 
@@ -210,7 +216,10 @@ func TestDPoP(t *testing.T) {
 }
 
 func TestDPoPNonce(t *testing.T) {
-	e := newEnv(t, func(c *Config, _ *env) { c.DPoP.Nonce = true })
+	e := newEnv(t, func(c *Config, _ *env) {
+		c.DPoP.Nonce = true
+		c.Routes[1].UpstreamTrustsGatewayDPoP = true
+	})
 	key := newDPoPKey(t)
 	in := active("read")
 	in.Claims.CnfJkt = key.jkt

@@ -84,6 +84,14 @@ type Config struct {
 	// bound to it, and routes normally present it upstream too. nil means
 	// such cookie tokens are refused.
 	SessionCertificate tlsx.Source
+	// SessionDPoPSigner is the deployment DPoP key: the agent's
+	// fapi.Config.DPoPSigner, the same key (file or HSM). Cookie-borne tokens
+	// bound with cnf.jkt are accepted only when jkt is this key's RFC 7638
+	// thumbprint, and the gateway proves possession of it to the upstream:
+	// it forwards "Authorization: DPoP <JWT>" with a DPoP proof it signs
+	// for the upstream request (RFC 9449 §7.1; see Route.UpstreamPublicURL).
+	// nil means such cookie tokens are refused.
+	SessionDPoPSigner *jws.Signer
 
 	// TrustedProxies may set X-Forwarded-*, X-Original-Method/-URI and
 	// X-Client-Cert. Empty (the default) trusts nobody.
@@ -191,6 +199,27 @@ type Route struct {
 	// UpstreamServerName overrides the name verified in the upstream
 	// certificate.
 	UpstreamServerName string
+	// UpstreamPublicURL is the https URL the upstream believes it is
+	// called at, when that differs from Upstream (another host name, a
+	// port or path prefix rewritten by a load balancer). Proofs the gateway
+	// signs for the upstream (Config.SessionDPoPSigner) name it in htu, with
+	// the forwarded path appended exactly as for Upstream. Zero means
+	// Upstream.
+	UpstreamPublicURL string
+	// UpstreamTrustsGatewayDPoP declares that the upstream relies on the
+	// gateway's RFC 9449 check for tokens bound (cnf.jkt) to a key the
+	// client holds itself (mobile and partner clients): the gateway cannot
+	// sign a proof with that key, and the client's own proof names the
+	// gateway (htu) and the opaque token (ath), so no proof the upstream
+	// could check exists. With it, such tokens are forwarded as
+	// "Authorization: Bearer <JWT>" without a DPoP header, and the upstream
+	// must accept a jkt-bound JWT without a proof from the gateway alone
+	// (authenticated by mutual TLS). Without it (the zero value) they are
+	// refused with 401 invalid_token at the gateway, rather than sent where
+	// a conforming upstream refuses them (RFC 9449 §7.2). Forward-auth
+	// applies the same rule to every jkt-bound token, since the proxy, not
+	// the gateway, then makes the upstream request.
+	UpstreamTrustsGatewayDPoP bool
 	// StripPrefix removes Prefix (keeping a leading "/") before forwarding.
 	StripPrefix bool
 
@@ -342,11 +371,15 @@ func (c *Config) validateRoute(r *Route, asNames map[string]bool) []error {
 	if !strings.HasPrefix(r.Prefix, "/") || canonicalizeOrEmpty(r.Prefix) != r.Prefix {
 		bad("prefix is not a canonical path")
 	}
-	if r.Upstream != "" {
-		u, err := url.Parse(r.Upstream)
-		if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			bad("upstream must be an https URL without query")
-		}
+	if r.Upstream != "" && !validUpstreamURL(r.Upstream) {
+		bad("upstream must be an https URL without query")
+	}
+	switch {
+	case r.UpstreamPublicURL == "":
+	case r.Upstream == "":
+		bad("upstream public URL without an upstream")
+	case !validUpstreamURL(r.UpstreamPublicURL):
+		bad("upstream public URL must be an https URL without query")
 	}
 	if r.Anonymous {
 		return errs
@@ -378,6 +411,14 @@ func (c *Config) validateRoute(r *Route, asNames map[string]bool) []error {
 		bad("empty scope")
 	}
 	return errs
+}
+
+// validUpstreamURL: an absolute https URL with a host and no query,
+// fragment or user information.
+func validUpstreamURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https" && u.Host != "" && u.RawQuery == "" && !u.ForceQuery &&
+		u.Fragment == "" && u.User == nil
 }
 
 func validPrefix(p string) bool {

@@ -37,6 +37,10 @@ func TestConfigValidation(t *testing.T) {
 		"negative TTL":      {func(c *Config) { c.Cache.NegativeTTL = 60e9 }, "negative TTL"},
 		"duplicate prefix":  {func(c *Config) { c.Routes = append(c.Routes, c.Routes[0]) }, "twice"},
 		"forward-auth path": {func(c *Config) { c.ForwardAuthPath = "auth" }, "forward-auth"},
+		"http public URL":   {func(c *Config) { c.Routes[0].UpstreamPublicURL = "http://api.example.test" }, "upstream public URL must be"},
+		"public URL query":  {func(c *Config) { c.Routes[0].UpstreamPublicURL = "https://api.example.test/?a=1" }, "upstream public URL must be"},
+		"public URL empty?": {func(c *Config) { c.Routes[0].UpstreamPublicURL = "https://api.example.test/?" }, "upstream public URL must be"},
+		"public URL alone":  {func(c *Config) { c.Routes[0].Upstream = ""; c.Routes[0].UpstreamPublicURL = "https://api.example.test" }, "without an upstream"},
 	} {
 		c := good()
 		tc.mod(&c)

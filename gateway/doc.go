@@ -2,7 +2,8 @@
 // sealed cookie or an opaque access token, turns the token into a JWT by
 // introspection (the Phantom Token pattern), checks that the token is used
 // by its holder and has the route's scopes, and forwards the request to
-// the API over mutual TLS with "Authorization: Bearer <JWT>". It never
+// the API over mutual TLS with "Authorization: Bearer <JWT>" (for the
+// agent's DPoP-bound sessions "DPoP <JWT>" and a proof it signs). It never
 // fails open: when the authorization server is slow or down the answer is
 // 503, never 200 and never 401.
 //
@@ -33,12 +34,16 @@
 //     (IntrospectionTimeout), a bound on calls in flight and a circuit
 //     breaker. Entries live min(exp − Cache.Skew, Cache-Control max-age,
 //     Cache.MaxTTL); inactive answers are kept Cache.NegativeTTL and never
-//     become positive entries. A hit costs no JSON and no signature work.
+//     become positive entries. Cache-Control no-store on an answer (which
+//     most servers send on every OAuth answer) is an HTTP-cache directive,
+//     not a bound. A hit costs no JSON and no signature work.
 //  5. Every request, cached or not: exp, audience, the sender constraint
 //     (cnf x5t#S256 against the connection's leaf certificate — for cookie
 //     requests against Config.SessionCertificate, the agent's identity;
 //     cnf.jkt with a full DPoP proof check, a jti replay cache and optional
-//     nonces) and the route's scopes (403 insufficient_scope).
+//     nonces — for cookie requests equal to the deployment key's
+//     thumbprint), whether the route can forward a jkt-bound token (below)
+//     and the route's scopes (403 insufficient_scope).
 //  6. httputil.ReverseProxy with Rewrite: Authorization, DPoP, our cookies
 //     and CSRF header, X-Forwarded-*, X-Original-*, Forwarded, X-Real-Ip,
 //     X-Client-Cert and Connection-named headers are dropped; our own
@@ -46,6 +51,10 @@
 //     Config.TrustedProxies); the JWT is set; access_token is removed from
 //     the query. Upstream TLS follows internal/tlsx with the route's CA
 //     bundle and client certificate.
+//  7. A token bound to the deployment DPoP key (Config.SessionDPoPSigner,
+//     the agent's sessions) goes upstream as "Authorization: DPoP <JWT>"
+//     with a proof the gateway signs with that key (see below); every
+//     other token as "Authorization: Bearer <JWT>".
 //
 // Errors are JSON {"code","message"} with no internals: 400
 // invalid_request; 401 invalid_token / invalid_dpop_proof / use_dpop_nonce
@@ -55,6 +64,37 @@
 // verification is also logged as an alert: a bad signature from our own
 // authorization server is an incident) or bad_gateway (upstream); 503
 // temporarily_unavailable with Retry-After.
+//
+// # DPoP toward the upstream (DESIGN §4 step 6)
+//
+// The agent binds every browser session to one deployment key rather than
+// a key per session (see package agent: the key never leaves the server
+// or its HSM, cookies stay small, and the gateway can use the same key).
+// For such a request the gateway signs a fresh RFC 9449 proof per
+// upstream request: htm the method, htu the route's UpstreamPublicURL (or
+// Upstream) with the forwarded path, iat now, a random jti, ath =
+// base64url(SHA-256(the JWT it forwards)), and the upstream's latest
+// DPoP-Nonce if it uses nonces (§9; a request without a body is resent
+// once on use_dpop_nonce; the nonce never reaches the browser). The API
+// then checks cnf.jkt itself, as it checks cnf.x5t#S256 against the
+// gateway's client certificate. A signing failure (HSM away) is 503.
+//
+// A mobile or partner client holds its own DPoP key. The gateway checks
+// its proof (htu the gateway, ath the opaque token) and cannot produce one
+// the API could check: it cannot sign with the client's key, the client's
+// proof names the wrong URL and token, and re-binding a minted token to
+// the gateway's key would tell the API the gateway is the holder, erasing
+// the client's binding from what the API sees. So the route decides
+// (Route.UpstreamTrustsGatewayDPoP): either its upstream relies on the
+// gateway's check and receives "Authorization: Bearer <JWT>" (the JWT
+// still carries cnf.jkt; the upstream must authenticate the gateway by
+// mutual TLS), or, by default, the gateway answers 401 invalid_token
+// rather than send a request a conforming upstream refuses (RFC 9449
+// §7.2). Forward-auth applies the same rule to every jkt-bound token: the
+// proxy, not the gateway, sends the upstream request. (Tokens bound to a
+// partner's certificate have the analogous limit: the upstream sees the
+// route's UpstreamCertificate, so only cookie sessions and clients using
+// the gateway's own identity can be checked by the API itself.)
 //
 // # Cookie contract with the agent
 //
@@ -78,8 +118,10 @@
 // and answers to cookie requests carry Access-Control-Allow-Origin and
 // -Credentials. A session's token bound with cnf x5t#S256 must be bound to
 // the agent's client certificate (Config.SessionCertificate), which routes
-// normally present upstream too, so the API can check cnf itself.
-// DPoP-bound tokens in cookies are refused for now (see DESIGN §4 step 6).
+// normally present upstream too, so the API can check cnf itself. A
+// session's token bound with cnf.jkt must be bound to the deployment key
+// (Config.SessionDPoPSigner, the agent's fapi.Config.DPoPSigner); any
+// other jkt is refused (401).
 //
 // # Forward-auth
 //

@@ -66,6 +66,14 @@ func fromFAPI(in *fapi.Introspection) *Introspection {
 			Expiry: in.Expiry, IssuedAt: in.IssuedAt,
 			CnfX5t: in.CNF.X5TS256, CnfJkt: in.CNF.JKT,
 		},
+		// fapi reports Cache-Control no-store and no-cache as max-age 0.
+		// Those are HTTP-cache directives servers put on every OAuth
+		// answer (node-oidc-provider on introspection, like RFC 6749 §5.1
+		// on token answers); they say nothing about how long the token's
+		// state may be kept (DESIGN §4: max-age, exp and Cache.MaxTTL
+		// bound that). Honouring them would turn the cache off for most
+		// servers. So a zero max-age is no bound; until fapi tells the
+		// two apart, an explicit max-age=0 is read the same way.
 		MaxAge: in.MaxAge, HasMaxAge: in.HasMaxAge,
 	}
 }

@@ -11,7 +11,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,12 +30,26 @@ type standIn struct {
 	url    string
 	signer *jws.Signer
 	block  chan struct{}
+
+	mu     sync.Mutex
+	served map[string]string // token → the JWT body answered for it
+	calls  map[string]int    // token → introspections
+	asked  []string          // "METHOD Accept Content-Type token=…" of each call
+}
+
+func (s *standIn) record(r *http.Request, tok, jwt string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.asked = append(s.asked, r.Method+" "+r.Header.Get("Accept")+" "+r.Header.Get("Content-Type")+" token="+tok)
+	if jwt != "" {
+		s.served[tok] = jwt
+	}
 }
 
 func newStandIn(t *testing.T, ca *testCA) *standIn {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	signer, _ := jws.NewSigner(k, "as-1")
-	s := &standIn{signer: signer, block: make(chan struct{})}
+	s := &standIn{signer: signer, block: make(chan struct{}), served: map[string]string{}, calls: map[string]int{}}
 	t.Cleanup(func() { close(s.block) })
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
@@ -80,6 +96,9 @@ func (s *standIn) introspect(w http.ResponseWriter, r *http.Request) {
 	tok := r.PostForm.Get("token")
 	accept := r.Header.Get("Accept")
 	cl := s.claims(tok)
+	s.mu.Lock()
+	s.calls[tok]++
+	s.mu.Unlock()
 	switch {
 	case strings.HasPrefix(tok, "slow"):
 		select {
@@ -108,15 +127,33 @@ func (s *standIn) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	isActive := strings.HasPrefix(tok, "active")
-	w.Header().Set("Cache-Control", "max-age=120")
+	cacheControl := "max-age=120"
+	switch {
+	case strings.Contains(tok, "nostore"):
+		cacheControl = "no-store" // as node-oidc-provider answers introspection
+	case strings.Contains(tok, "maxage0"):
+		cacheControl = "max-age=0"
+	}
 	switch accept {
 	case "application/jwt":
+		// curity.md §4.1: 204 for an inactive or unknown token; 200 with
+		// the access token itself as a raw JWT (its claims, no "active"
+		// member, no introspection envelope) for an active one.
 		if !isActive {
+			s.record(r, tok, "")
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
+		delete(cl, "active")
+		jwt := s.sign(cl, "at+jwt")
+		s.record(r, tok, jwt)
+		w.Header().Set("Cache-Control", cacheControl)
 		w.Header().Set("Content-Type", "application/jwt")
-		_, _ = io.WriteString(w, s.sign(cl, "at+jwt"))
+		_, _ = io.WriteString(w, jwt)
+		return
+	}
+	w.Header().Set("Cache-Control", cacheControl)
+	switch accept {
 	case "application/token-introspection+jwt":
 		if !isActive {
 			cl = map[string]any{"active": false}
@@ -149,7 +186,7 @@ func TestFAPIIntrospectorModes(t *testing.T) {
 					t.Fatal(err)
 				}
 				c.Now = nil
-				c.IntrospectionTimeout = 500 * time.Millisecond
+				c.IntrospectionTimeout = 2 * time.Second // the slow case; generous for -race on a busy machine
 				c.AuthorizationServers[0].Introspector = NewFAPIIntrospector(client)
 				if mode == fapi.IntrospectionJSON {
 					k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -157,6 +194,11 @@ func TestFAPIIntrospectorModes(t *testing.T) {
 					c.AuthorizationServers[0].Forward = ForwardMint
 				}
 			})
+			// Discovery, JWKS and the TLS connection first, so that the
+			// deadline below times only the introspection calls.
+			if w := e.do(req("GET", "/api/x", "Authorization", "Bearer active-token-0000000001")); w.Code != 200 {
+				t.Fatalf("warm-up: %d %s", w.Code, w.Body)
+			}
 			for tok, want := range map[string]int{
 				"active-token-0000000001":  200,
 				"inactive-token-000000001": 401,
@@ -184,6 +226,24 @@ func TestFAPIIntrospectorModes(t *testing.T) {
 			// The upstream got a JWT it can verify with the right keys.
 			up := e.up.lastRequest()
 			jwt := strings.TrimPrefix(up.Header.Get("Authorization"), "Bearer ")
+			if mode == fapi.IntrospectionCurity {
+				// Curity's phantom token is forwarded byte for byte, and was
+				// asked for as curity.md §4.1 describes.
+				as.mu.Lock()
+				served, asked := as.served["active-token-0000000001"], slices.Clone(as.asked)
+				as.mu.Unlock()
+				if served == "" || up.Header.Get("Authorization") != "Bearer "+served {
+					t.Fatalf("forwarded %q, served %q", up.Header.Get("Authorization"), served)
+				}
+				for _, want := range []string{
+					"POST application/jwt application/x-www-form-urlencoded token=active-token-0000000001",
+					"POST application/jwt application/x-www-form-urlencoded token=inactive-token-000000001",
+				} {
+					if !slices.Contains(asked, want) {
+						t.Fatalf("stand-in was asked %q, want %q among them", asked, want)
+					}
+				}
+			}
 			var ks *jws.KeySet
 			if mode == fapi.IntrospectionJSON {
 				w := e.do(req("GET", "/.well-known/jwks.json"))
@@ -194,6 +254,47 @@ func TestFAPIIntrospectorModes(t *testing.T) {
 			if _, _, err := jws.Verify(jwt, ks); err != nil {
 				t.Fatalf("forwarded JWT does not verify: %v", err)
 			}
+			// Cached for Cache.MaxTTL or max-age; Cache-Control no-store (what
+			// node-oidc-provider sends) does not turn the cache off.
+			for _, tok := range []string{"active-token-0000000001", "active-nostore-token-001", "active-nostore-token-001"} {
+				if w := e.do(req("GET", "/api/x", "Authorization", "Bearer "+tok)); w.Code != 200 {
+					t.Fatalf("%s: %d", tok, w.Code)
+				}
+			}
+			as.mu.Lock()
+			calls := []int{as.calls["active-token-0000000001"], as.calls["active-nostore-token-001"]}
+			as.mu.Unlock()
+			if !slices.Equal(calls, []int{1, 1}) {
+				t.Fatalf("introspections %v, want one per token", calls)
+			}
 		})
+	}
+}
+
+// An explicit max-age=0 keeps the answer out of the cache (DESIGN §4:
+// TTL = min(exp − skew, max-age, Cache.MaxTTL)), while no-store alone, sent
+// by node-oidc-provider and most servers on every answer, does not.
+func TestFAPIExplicitMaxAgeZero(t *testing.T) {
+	var as *standIn
+	e := newEnv(t, func(c *Config, e *env) {
+		as = newStandIn(t, e.ca)
+		tc, _ := tlsx.ClientConfig(tlsx.ClientOptions{RootCAs: e.ca.pool, Source: tlsx.NewHolder(e.ca.issue(t, "gateway-rs", false))})
+		client, err := fapi.NewClient(fapi.Config{
+			Issuer: as.url, ClientID: "gateway-rs", AuthMethod: fapi.AuthTLSClientAuth, IntrospectionMode: fapi.IntrospectionJWT,
+			HTTPClient: &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 5 * time.Second},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Now = nil
+		c.AuthorizationServers[0].Introspector = NewFAPIIntrospector(client)
+	})
+	for range 2 {
+		expect(t, e.do(req("GET", "/api/x", "Authorization", "Bearer active-maxage0-token-01")), 200)
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if n := as.calls["active-maxage0-token-01"]; n != 2 {
+		t.Fatalf("introspections %d, want 2 (max-age=0: not cached)", n)
 	}
 }

@@ -35,6 +35,7 @@ type Gateway struct {
 
 	atName, csrfName, csrfHeader, cookiePrefix string
 	publicHost                                 string // host of PublicOrigin
+	sessionJKT                                 string // thumbprint of SessionDPoPSigner, or ""
 
 	altSvc atomic.Pointer[[]string] // Alt-Svc value, set by ServeHTTP3
 }
@@ -78,6 +79,13 @@ func New(cfg Config) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway: nonce key: %w", err)
 		}
 		g.nonces = n
+	}
+	if cfg.SessionDPoPSigner != nil {
+		jkt, err := jws.Thumbprint(cfg.SessionDPoPSigner.Public())
+		if err != nil {
+			return nil, fmt.Errorf("gateway: session DPoP key: %w", err)
+		}
+		g.sessionJKT = jkt
 	}
 	if cfg.Signer != nil {
 		doc, err := jws.PublicJWKS(jws.PublicKey{Key: cfg.Signer.Public(), KeyID: cfg.Signer.KeyID(), Alg: cfg.Signer.Alg()})
@@ -131,7 +139,13 @@ func (g *Gateway) newRoute(r *Route, byName map[string]*asState) (*route, error)
 		if err != nil {
 			return nil, fmt.Errorf("gateway: route %q: %w", r.Prefix, err)
 		}
-		rt.proxy = g.newProxy(rt, tr)
+		var rtr http.RoundTripper = tr
+		if g.sessionJKT != "" {
+			if rtr, err = g.newDPoPTransport(rt, tr); err != nil {
+				return nil, fmt.Errorf("gateway: route %q: %w", r.Prefix, err)
+			}
+		}
+		rt.proxy = g.newProxy(rt, rtr)
 	}
 	return rt, nil
 }
@@ -191,7 +205,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	clientIP, trusted := g.clientIP(r)
 	f := &forward{path: p, clientIP: clientIP, trusted: trusted}
 	if !rt.Anonymous {
-		rq := &request{r: r, method: r.Method, rawPath: rawPath, clientCert: leafDER(r)}
+		rq := &request{r: r, method: r.Method, rawPath: rawPath, clientCert: leafDER(r), proxied: true}
 		e, cred, ae := g.authorize(w, rq, rt)
 		if ae != nil {
 			setCORS(w.Header(), g.corsOrigin(r, rt))
@@ -202,6 +216,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 			f.cors = g.corsOrigin(r, rt)
 		}
 		f.jwt = e.jwt
+		// A token bound to the deployment key goes upstream with a proof
+		// the gateway signs (DESIGN §4 step 6); authorize has refused
+		// every other jkt-bound token the route cannot forward.
+		f.dpop = e.jkt != "" && e.jkt == g.sessionJKT
 	}
 	rt.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardKey{}, f)))
 }
@@ -230,7 +248,13 @@ func (g *Gateway) authorize(w http.ResponseWriter, rq *request, rt *route) (*ent
 	if rt.Audience != "" && !contains(e.aud, rt.Audience) {
 		return nil, cred, &apiError{status: 401, code: codeInvalidToken, schemes: sch}
 	}
-	if ae := g.checkBinding(w, rq, cred, e, rt); ae != nil {
+	if ae := g.checkBinding(w, rq, cred, e, sch); ae != nil {
+		return nil, cred, ae
+	}
+	if e.x5t == "" && e.jkt == "" && !rt.AllowUnbound {
+		return nil, cred, &apiError{status: 401, code: codeInvalidToken, schemes: sch} // FAPI 2.0 §5.3.4
+	}
+	if ae := g.checkForwardable(rq, e, rt, sch); ae != nil {
 		return nil, cred, ae
 	}
 	for _, s := range rt.Scopes {
@@ -347,9 +371,14 @@ func leafDER(r *http.Request) []byte {
 func (g *Gateway) wireHeaderBytes() int { return 2*g.cfg.MaxHeaderBytes + g.cfg.MaxSessionCookieBytes }
 
 // HTTPServer returns an http.Server for the gateway's TCP listener with
-// the header limit, timeouts and tlsConf (from internal/tlsx.ServerConfig)
-// set. Serve it with ServeTLS(ln, "", "").
+// the header limit, timeouts and a clone of tlsConf (from
+// internal/tlsx.ServerConfig) set. Serve it with ServeTLS(ln, "", "").
+// The clone is the one ServeTLS modifies (it adds HTTP/2), so tlsConf can
+// be given to ServeHTTP3 concurrently.
 func (g *Gateway) HTTPServer(tlsConf *tls.Config) *http.Server {
+	if tlsConf != nil {
+		tlsConf = tlsConf.Clone()
+	}
 	return &http.Server{
 		Handler:           g.Handler(),
 		TLSConfig:         tlsConf,

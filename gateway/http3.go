@@ -24,7 +24,10 @@ const ShutdownGrace = 5 * time.Second
 // enforces. 0-RTT is off (early data could be replayed), and the header
 // limits are the same as for HTTP/1.1 and HTTP/2 (see HTTPServer). Once
 // serving, responses on the TCP listener advertise the UDP port in
-// Alt-Svc (RFC 7838). pc is not closed.
+// Alt-Svc (RFC 7838). pc is not closed. tlsConf must not change while it
+// runs: never pass the TLSConfig of an http.Server that is being started,
+// as ServeTLS writes to it (HTTP/2 setup) — HTTPServer serves a clone for
+// that reason, so the config given to it may be passed here too.
 func (g *Gateway) ServeHTTP3(ctx context.Context, pc net.PacketConn, tlsConf *tls.Config) error {
 	return g.ServeHTTP3Handler(ctx, pc, tlsConf, g.Handler())
 }

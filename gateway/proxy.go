@@ -21,6 +21,7 @@ type forward struct {
 	clientIP string
 	trusted  bool   // the peer is a trusted proxy
 	cors     string // origin to allow on the answer (cookie requests)
+	dpop     bool   // forward "DPoP <jwt>" with a proof signed by the gateway
 }
 
 type forwardKey struct{}
@@ -62,6 +63,13 @@ func (g *Gateway) newProxy(rt *route, tr http.RoundTripper) *httputil.ReversePro
 		},
 		ModifyResponse: g.modifyResponse,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, errUpstreamProof) {
+				// Signing failed (an HSM away): ours, not the upstream's.
+				g.log.Error("cannot sign the upstream DPoP proof", "route", rt.Prefix, "err", err)
+				writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+					retry: retrySeconds(g.cfg.BreakerCooldown)}, "")
+				return
+			}
 			if errors.Is(err, context.Canceled) {
 				g.log.Debug("client went away", "route", rt.Prefix)
 			} else {
@@ -81,14 +89,7 @@ func (g *Gateway) newProxy(rt *route, tr http.RoundTripper) *httputil.ReversePro
 // proxy headers of our own making, and the JWT.
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest, target *url.URL, rt *route, f *forward) {
 	out := pr.Out
-	p := f.path
-	if rt.StripPrefix {
-		p = strings.TrimPrefix(p, strings.TrimSuffix(rt.Prefix, "/"))
-		if !strings.HasPrefix(p, "/") {
-			p = "/" + p
-		}
-	}
-	raw := strings.TrimSuffix(target.EscapedPath(), "/") + p
+	raw := strings.TrimSuffix(target.EscapedPath(), "/") + rt.forwardPath(f.path)
 	out.URL.Scheme, out.URL.Host, out.URL.RawPath = target.Scheme, target.Host, raw
 	out.URL.Path, _ = url.PathUnescape(raw)
 	if strings.Contains(out.URL.RawQuery, "access_token") {
@@ -131,9 +132,26 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest, target *url.URL, rt *route,
 	} else {
 		h.Set("X-Forwarded-Host", pr.In.Host)
 	}
-	if f.jwt != "" {
+	switch {
+	case f.jwt == "":
+	case f.dpop:
+		h.Set("Authorization", "DPoP "+f.jwt) // the DPoP header is added by dpopTransport
+	default:
 		h.Set("Authorization", "Bearer "+f.jwt)
 	}
+}
+
+// forwardPath is the canonical path p as appended to the upstream URL's
+// path: without the route's prefix when StripPrefix is set.
+func (rt *route) forwardPath(p string) string {
+	if !rt.StripPrefix {
+		return p
+	}
+	p = strings.TrimPrefix(p, strings.TrimSuffix(rt.Prefix, "/"))
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return p
 }
 
 // stripOurCookies removes __Host-<prefix>-* cookies, keeping the others,
@@ -172,10 +190,14 @@ func (g *Gateway) stripOurCookies(h http.Header) {
 // requests.
 func (g *Gateway) modifyResponse(res *http.Response) error {
 	if res.Request != nil {
-		if f, _ := res.Request.Context().Value(forwardKey{}).(*forward); f != nil && f.cors != "" {
+		f, _ := res.Request.Context().Value(forwardKey{}).(*forward)
+		if f != nil && f.cors != "" {
 			res.Header.Del("Access-Control-Allow-Origin")
 			res.Header.Del("Access-Control-Allow-Credentials")
 			setCORS(res.Header, f.cors)
+		}
+		if f != nil && f.dpop {
+			delete(res.Header, "Dpop-Nonce") // the upstream's nonce is for the gateway's proofs
 		}
 		if id := res.Request.Header["X-Fapi-Interaction-Id"]; len(id) == 1 && len(res.Header["X-Fapi-Interaction-Id"]) == 0 {
 			res.Header["X-Fapi-Interaction-Id"] = id

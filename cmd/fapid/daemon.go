@@ -79,6 +79,7 @@ func runDaemon(parent context.Context, cfg *config.File, log *slog.Logger) error
 		}
 		servers = append(servers, srv)
 		log.Info("listening", "listener", l.Name, "address", ln.Addr().String(), "client_auth", l.ClientAuth, "modes", m.names(l.Name))
+		h3tls := srv.TLSConfig.Clone() // ServeTLS writes to srv.TLSConfig
 		g.Go(func() error { return serve(srv, ln) })
 		if m.http3(l.Name) {
 			pc, err := net.ListenPacket("udp", ln.Addr().String())
@@ -88,7 +89,7 @@ func runDaemon(parent context.Context, cfg *config.File, log *slog.Logger) error
 			log.Info("listening", "listener", l.Name, "address", pc.LocalAddr().String(), "protocol", "h3")
 			g.Go(func() error {
 				defer pc.Close()
-				return m.gateway.ServeHTTP3Handler(gctx, pc, srv.TLSConfig, h)
+				return m.gateway.ServeHTTP3Handler(gctx, pc, h3tls, h)
 			})
 		}
 	}

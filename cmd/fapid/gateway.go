@@ -86,6 +86,13 @@ func newGateway(ctx context.Context, cfg *config.File, certs *certificates, log 
 	for _, p := range g.TrustedProxies {
 		gc.TrustedProxies = append(gc.TrustedProxies, netip.MustParsePrefix(p)) // validated in config
 	}
+	if a := cfg.Agent; a != nil && a.DPoPKey != "" {
+		// The agent's deployment DPoP key: the gateway signs the upstream
+		// proof for the browser sessions bound to it.
+		if gc.SessionDPoPSigner, err = loadSigner(ctx, a.DPoPKey, ""); err != nil {
+			return nil, fmt.Errorf("agent.dpop_key: %w", err)
+		}
+	}
 	if g.SigningKey != "" {
 		if gc.Signer, err = loadSigner(ctx, g.SigningKey, g.SigningKeyID); err != nil {
 			return nil, fmt.Errorf("gateway.signing_key: %w", err)
@@ -95,6 +102,7 @@ func newGateway(ctx context.Context, cfg *config.File, certs *certificates, log 
 		route := gateway.Route{
 			Prefix: r.Prefix, Upstream: r.Upstream, UpstreamServerName: r.UpstreamServerName,
 			StripPrefix: r.StripPrefix, Anonymous: r.Anonymous, Scopes: r.Scopes, Audience: r.Audience,
+			UpstreamPublicURL: r.UpstreamPublicURL, UpstreamTrustsGatewayDPoP: r.UpstreamTrustsGatewayDPoP,
 		}
 		for _, c := range r.Credentials {
 			route.Credentials = append(route.Credentials, gateway.Credential(c))
