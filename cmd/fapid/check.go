@@ -99,6 +99,31 @@ func printRequirements(w io.Writer, cfg *config.File) {
 		req("5.3.4-5", "accept mTLS certificate-bound tokens (RFC 8705)", fmt.Sprintf("ready: client certificates on %v", mtls))
 	}
 	req("-", "secrets only by reference", "met: keys are file: or pkcs11: references")
+	if a := cfg.Agent; a != nil {
+		fmt.Fprintln(w, "\nAgent (client, FAPI 2.0 SP §5.3.3 and Message Signing):")
+		req("5.3.3.1-1", "sender-constrained access tokens", "met: "+map[string]string{"mtls": "mTLS certificate-bound (RFC 8705)", "dpop": "DPoP-bound (RFC 9449), deployment key"}[a.SenderConstraint])
+		req("5.3.3.1-2", "client authentication", "met: "+a.Client.Auth)
+		req("5.3.3.1-5", "client assertion aud is the issuer string", "met (built in)")
+		req("5.3.3.1-11", "issuer equals discovery issuer exactly", "met: checked at start")
+		req("5.3.3.2-2", "pushed authorization requests (RFC 9126)", "met (always)")
+		req("5.3.3.2-3", "PKCE S256", "met (always)")
+		req("5.3.3.2-5", "iss in the authorization response (RFC 9207)", "met (always)")
+		req("5.3.3.2-6", "only client_id and request_uri at the authorization endpoint", "met (always)")
+		req("MS 5.3.2", "signed request objects (RFC 9101)", "met (always)")
+		if a.ResponseMode == "jarm" {
+			req("MS 5.3.1", "signed authorization responses (JARM)", "met: response_mode jarm")
+		} else {
+			req("MS 5.3.1", "signed authorization responses (JARM)", "not used: response_mode query (Security Profile only)")
+		}
+		req("-", "tokens never reach the browser", "met: sealed HttpOnly __Host- cookies, no JWT in any answer")
+	}
+	if g := cfg.Gateway; g != nil {
+		fmt.Fprintln(w, "\nGateway (resource server, FAPI 2.0 SP §5.3.4):")
+		req("5.3.4-1/2", "tokens only in the Authorization header", "met: Bearer/DPoP, never the query")
+		req("5.3.4-3", "validity, integrity, expiry, revocation", "met: introspection ("+g.Introspection.Mode+"), cache bounded by exp")
+		req("5.3.4-4", "authorization checked per request", "met: route scopes on every request")
+		req("5.3.4-5", "sender-constrained tokens verified", "met: cnf x5t#S256 and jkt on every request")
+	}
 }
 
 func opsNote(cfg *config.File) string {
