@@ -52,7 +52,8 @@ const (
 const (
 	DefaultClockSkew          = 60 * time.Second // FAPI 2.0 SP Note 4: ≤ 60 s; CASES H09
 	DefaultIDTokenMaxAge      = time.Hour        // iat older than this is refused
-	DefaultJWKSRefetch        = 5 * time.Minute  // unknown kid refetches at most this often
+	DefaultJWKSRefetch        = 5 * time.Minute  // the same unknown kid refetches at most this often
+	DefaultJWKSMinRefetch     = time.Second      // any unknown kid refetches at most this often
 	DefaultRequestObjectLife  = 5 * time.Minute  // exp = nbf + 5 min (MS 5.3.2: ≤ 60 min)
 	DefaultClientAssertionTTL = 60 * time.Second
 )

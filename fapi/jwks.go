@@ -14,11 +14,18 @@ import (
 // JWKSOptions tune a JWKSCache.
 type JWKSOptions struct {
 	// RefetchInterval: on a token whose kid is unknown the set is fetched
-	// again, at most once per interval. Only these unknown-kid refetches
-	// count: the first fetch and the MaxAge refresh do not use up the
-	// window, so a key the server rotates in right after either is still
-	// fetched on its first token. Zero means DefaultJWKSRefetch.
+	// again, at most once per interval for the same kid. Only these
+	// unknown-kid refetches count: the first fetch and the MaxAge refresh do
+	// not use up the window, so a key the server rotates in right after
+	// either is still fetched on its first token. Zero means
+	// DefaultJWKSRefetch.
 	RefetchInterval time.Duration
+	// MinRefetchInterval bounds unknown-kid refetches of any kid: a server
+	// may rotate keys often (the OpenID conformance suite uses a new kid per
+	// test module), while tokens with made-up kids (a JARM response comes
+	// through the browser) cause at most one fetch per interval. Zero means
+	// DefaultJWKSMinRefetch.
+	MinRefetchInterval time.Duration
 	// MaxAge: a set older than this is fetched again before use (removed
 	// keys stop verifying); on failure the old set is kept. Zero means 1 h.
 	MaxAge time.Duration
@@ -40,9 +47,10 @@ type JWKSCache struct {
 
 	mu       sync.Mutex
 	set      *jws.KeySet
-	fetched  time.Time // time of the last successful fetch
-	tried    time.Time // time of the last fetch attempt of any kind (gates MaxAge refreshes)
-	kidTried time.Time // time of the last fetch started for an unknown kid (gates those)
+	fetched  time.Time            // time of the last successful fetch
+	tried    time.Time            // time of the last fetch attempt of any kind (gates MaxAge refreshes)
+	kidTried time.Time            // time of the last fetch started for an unknown kid (gates those)
+	kids     map[string]time.Time // unknown kids already fetched for, and when
 	inflight *jwksFetch
 }
 
@@ -65,6 +73,9 @@ type jwksFetch struct {
 func NewJWKSCache(url string, hc *http.Client, opts JWKSOptions) *JWKSCache {
 	if opts.RefetchInterval <= 0 {
 		opts.RefetchInterval = DefaultJWKSRefetch
+	}
+	if opts.MinRefetchInterval <= 0 {
+		opts.MinRefetchInterval = min(DefaultJWKSMinRefetch, opts.RefetchInterval)
 	}
 	if opts.MaxAge <= 0 {
 		opts.MaxAge = time.Hour
@@ -98,7 +109,7 @@ func (k *JWKSCache) Verify(ctx context.Context, compact string) ([]byte, jws.Hea
 	if err == nil || !errors.Is(err, jws.ErrNoKey) {
 		return payload, h, err
 	}
-	fresh, ferr := k.refresh(ctx, set, gateKid)
+	fresh, ferr := k.refresh(ctx, set, gateKid, h.Kid)
 	switch {
 	case errors.Is(ferr, errTooSoon):
 		return nil, h, err
@@ -124,7 +135,7 @@ func (k *JWKSCache) KeySet(ctx context.Context) (*jws.KeySet, error) {
 	if set != nil {
 		g = gateAge
 	}
-	fresh, err := k.refresh(ctx, set, g)
+	fresh, err := k.refresh(ctx, set, g, "")
 	if err != nil {
 		if set != nil {
 			return set, nil
@@ -143,7 +154,7 @@ var errTooSoon = errors.New("fapi: jwks fetched recently")
 // fetch started for an unknown kid, so that the first fetch and the MaxAge
 // refresh never delay picking up a rotated key. Joining a fetch in flight
 // uses up no window.
-func (k *JWKSCache) refresh(ctx context.Context, seen *jws.KeySet, g gate) (*jws.KeySet, error) {
+func (k *JWKSCache) refresh(ctx context.Context, seen *jws.KeySet, g gate, kid string) (*jws.KeySet, error) {
 	k.mu.Lock()
 	if k.set != nil && k.set != seen {
 		set := k.set
@@ -153,7 +164,7 @@ func (k *JWKSCache) refresh(ctx context.Context, seen *jws.KeySet, g gate) (*jws
 	f := k.inflight
 	if f == nil {
 		now := k.opts.Now()
-		if k.tooSoon(g, now) {
+		if k.tooSoon(g, kid, now) {
 			k.mu.Unlock()
 			return nil, errTooSoon
 		}
@@ -162,6 +173,7 @@ func (k *JWKSCache) refresh(ctx context.Context, seen *jws.KeySet, g gate) (*jws
 		k.tried = now
 		if g == gateKid {
 			k.kidTried = now
+			k.rememberKid(kid, now)
 		}
 		go k.fetch(context.WithoutCancel(ctx), f)
 	}
@@ -180,18 +192,40 @@ func (k *JWKSCache) refresh(ctx context.Context, seen *jws.KeySet, g gate) (*jws
 }
 
 // tooSoon reports whether the window g names is still open at now; k.mu
-// must be held.
-func (k *JWKSCache) tooSoon(g gate, now time.Time) bool {
-	var last time.Time
+// must be held. An unknown kid waits RefetchInterval after a fetch made for
+// the same kid, and MinRefetchInterval after one made for any kid.
+func (k *JWKSCache) tooSoon(g gate, kid string, now time.Time) bool {
+	within := func(last time.Time, d time.Duration) bool { return !last.IsZero() && now.Sub(last) < d }
 	switch g {
 	case gateAge:
-		last = k.tried
+		return within(k.tried, k.opts.RefetchInterval)
 	case gateKid:
-		last = k.kidTried
-	default:
-		return false
+		return within(k.kidTried, k.opts.MinRefetchInterval) || within(k.kids[kid], k.opts.RefetchInterval)
 	}
-	return !last.IsZero() && now.Sub(last) < k.opts.RefetchInterval
+	return false
+}
+
+// maxRememberedKids bounds the unknown kids remembered; past it, entries
+// older than RefetchInterval are dropped, and if none is, all of them (the
+// MinRefetchInterval gate still bounds the fetch rate).
+const maxRememberedKids = 64
+
+// rememberKid notes a fetch made for kid; k.mu must be held.
+func (k *JWKSCache) rememberKid(kid string, now time.Time) {
+	if k.kids == nil {
+		k.kids = make(map[string]time.Time)
+	}
+	if len(k.kids) >= maxRememberedKids {
+		for id, t := range k.kids {
+			if now.Sub(t) >= k.opts.RefetchInterval {
+				delete(k.kids, id)
+			}
+		}
+		if len(k.kids) >= maxRememberedKids {
+			clear(k.kids)
+		}
+	}
+	k.kids[kid] = now
 }
 
 func (k *JWKSCache) fetch(ctx context.Context, f *jwksFetch) {

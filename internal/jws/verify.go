@@ -21,7 +21,9 @@ type Header struct {
 // or an "enc" header) is ErrEncrypted; an alg other than PS256/ES256/EdDSA is
 // ErrAlgorithm; a header carrying jwk, jku, x5u, x5c, b64, zip or a non-empty
 // crit is ErrMalformed. Then the key is selected by kid+alg+key type
-// (KeySet.Select) and the signature checked (ErrSignature).
+// (KeySet.Select) and the signature checked (ErrSignature). When no key
+// fits (ErrNoKey, ErrAmbiguousKey) h holds the header, unverified, so that
+// a caller may refetch keys for its kid.
 func Verify(compact string, ks *KeySet) (payload []byte, h Header, err error) {
 	p, err := parseCompact(compact)
 	if err != nil {
@@ -32,7 +34,7 @@ func Verify(compact string, ks *KeySet) (payload []byte, h Header, err error) {
 	}
 	key, err := ks.Select(p.kid, p.alg)
 	if err != nil {
-		return nil, Header{}, err
+		return nil, Header{Alg: p.alg, Kid: p.kid, Typ: p.typ}, err
 	}
 	if _, err := verifySignature(compact, p, key); err != nil {
 		return nil, Header{}, err
