@@ -53,8 +53,9 @@ func TestLoadProblems(t *testing.T) {
 	}{
 		{"typo key", base + "listners: []\n", []string{`:3: listners: unknown key "listners"`}},
 		{"nested typo", base + "log:\n  levle: debug\n", []string{`:4: log.levle: unknown key "levle"`}},
-		{"wrong type", base + "shutdown_grace: [1]\n", []string{":3: cannot unmarshal"}},
-		{"bad duration", base + "shutdown_grace: soon\n", []string{":3: "}},
+		{"wrong type", base + "shutdown_grace: [1]\n", []string{":3: shutdown_grace: wrong type (seq): want a duration"}},
+		{"bad duration", base + "shutdown_grace: soon\n", []string{":3: shutdown_grace: wrong type (str): want a duration such as 30s"}},
+		{"bool", base + "listeners:\n  - {name: a, hsts: maybe}\n", []string{":4: listeners[0].hsts: wrong type (str): want true or false"}},
 		{"missing required", base + "listeners:\n  - name: a\n    certificate: c\n", []string{
 			`:4: listeners[0].address: required`, `:5: listeners[0].certificate: no certificate named "c"`}},
 		{"all at once", base + "log:\n  level: loud\n  colour: red\nshutdown_grace: 1h\n", []string{
@@ -71,6 +72,14 @@ func TestLoadProblems(t *testing.T) {
 		{"nothing to run", "log: {level: info}\n", []string{"nothing to run"}},
 		{"embedded needs ca", base + "certificates:\n  e:\n    embedded: {common_name: x, usage: [server]}\n", []string{
 			`:5: certificates.e.embedded: needs pki.dir`}},
+		{"embedded needs sans", base + "pki: {dir: p}\ncertificates:\n  e:\n    embedded: {common_name: x, usage: [server]}\n", []string{
+			`:6: certificates.e.embedded.sans: required`}},
+		{"hsm tls key not yet", base + "certificates:\n  c: {cert_file: a.crt, key: \"pkcs11:token=t;object=k\"}\n", []string{
+			`:4: certificates.c.key: must be a [file] reference`}},
+		{"same address twice", base + "certificates:\n  s: {cert_file: a, key: file:b}\nlisteners:\n  - {name: a, address: '127.0.0.1:9090', certificate: s}\n", []string{
+			`:2: ops.address: address 127.0.0.1:9090 is already used by listeners[0].address`}},
+		{"hostname address", base + "certificates:\n  s: {cert_file: a, key: file:b}\nlisteners:\n  - {name: a, address: 'example.invalid:8443', certificate: s}\n", []string{
+			`:6: listeners[0].address: host must be an IP address`}},
 		{"both sources", base + "certificates:\n  e:\n    cert_file: a\n    key: file:b\n    embedded: {common_name: x, usage: [server]}\n", []string{
 			`:4: certificates.e: set either cert_file and key, or embedded, not both`}},
 	}

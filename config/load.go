@@ -142,7 +142,9 @@ func Decode(data []byte) (*File, lineIndex, Problems) {
 			return nil, lines, append(probs, syntaxProblem(err))
 		}
 		for _, msg := range te.Errors {
-			probs = append(probs, typeProblem(msg))
+			p := typeProblem(msg)
+			p.Path = lines.at(p.Line)
+			probs = append(probs, p)
 		}
 		return nil, lines, probs
 	}
@@ -158,9 +160,46 @@ func syntaxProblem(err error) Problem {
 func typeProblem(msg string) Problem {
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		return Problem{Line: n, Msg: m[2]}
+		return Problem{Line: n, Msg: plainTypeError(m[2])}
 	}
 	return Problem{Msg: strings.TrimPrefix(msg, "yaml: ")}
+}
+
+var unmarshalRE = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: .*)? into (.+)$")
+
+// plainTypeError rewrites the decoder's "cannot unmarshal !!str `x` into
+// time.Duration" as "wrong type: want a duration such as 30s": no Go type
+// names, and the value is not echoed (it might be a pasted secret).
+func plainTypeError(msg string) string {
+	m := unmarshalRE.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	want := "a mapping of keys"
+	switch t := m[2]; {
+	case t == "time.Duration":
+		want = "a duration such as 30s or 5m"
+	case t == "string" || strings.HasPrefix(t, "config.SecretRef"):
+		want = "a string"
+	case t == "bool" || t == "*bool":
+		want = "true or false"
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+		want = "a whole number"
+	case strings.HasPrefix(t, "[]"):
+		want = "a list"
+	}
+	return fmt.Sprintf("wrong type (%s): want %s", m[1], want)
+}
+
+// at returns the key path on line n, or "".
+func (l lineIndex) at(n int) string {
+	best := ""
+	for p, ln := range l {
+		if ln == n && len(p) > len(best) {
+			best = p
+		}
+	}
+	return best
 }
 
 // walk records the line of every key and reports keys the schema lacks.

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -33,6 +34,7 @@ func Validate(f *File) Problems {
 		v.listener(f, fmt.Sprintf("listeners[%d]", i), l, seen)
 	}
 	v.modes(f)
+	v.distinctAddresses(f)
 	if len(f.Listeners) == 0 && f.Ops.Address == "" && (f.PKI == nil || f.PKI.Serve == nil) {
 		v.add("listeners", "nothing to run: configure at least one listener, ops.address or pki.serve")
 	}
@@ -67,6 +69,10 @@ func (v *validator) hostPort(path, addr string) (host string, ok bool) {
 	h, p, err := net.SplitHostPort(addr)
 	if err != nil {
 		v.add(path, "must be host:port")
+		return "", false
+	}
+	if _, err := netip.ParseAddr(h); err != nil && h != "" && h != "localhost" {
+		v.add(path, "host must be an IP address, localhost, or empty for all interfaces")
 		return "", false
 	}
 	if _, err := netip.ParseAddrPort("0.0.0.0:" + p); err != nil {
@@ -151,12 +157,16 @@ func (v *validator) certificate(f *File, name string, c Certificate) {
 		return
 	case fromFile:
 		v.required(path+".cert_file", c.CertFile)
-		v.secret(path+".key", c.Key, "file", "pkcs11")
+		// TLS keys in an HSM (pkcs11:) are not supported yet.
+		v.secret(path+".key", c.Key, "file")
 		return
 	}
 	e := c.Embedded
 	ep := path + ".embedded"
 	v.required(ep+".common_name", e.CommonName)
+	if len(e.SANs) == 0 {
+		v.add(ep+".sans", "required: at least one DNS name, IP address or URI")
+	}
 	if len(e.Usage) == 0 {
 		v.add(ep+".usage", "required: server, client or both")
 	}
@@ -195,5 +205,28 @@ func (v *validator) listener(f *File, path string, l Listener, seen map[string]b
 	v.oneOf(path+".client_auth", l.ClientAuth, "none", "request", "require")
 	if l.ClientAuth != "none" && l.ClientCA == "" {
 		v.add(path+".client_ca", "required when client_auth is %q", l.ClientAuth)
+	}
+}
+
+// distinctAddresses refuses two listeners on one fixed address; port 0
+// (any free port) may repeat.
+func (v *validator) distinctAddresses(f *File) {
+	seen := map[string]string{}
+	use := func(path, addr string) {
+		if addr == "" || strings.HasSuffix(addr, ":0") {
+			return
+		}
+		if first, ok := seen[addr]; ok {
+			v.add(path, "address %s is already used by %s", addr, first)
+			return
+		}
+		seen[addr] = path
+	}
+	for i, l := range f.Listeners {
+		use(fmt.Sprintf("listeners[%d].address", i), l.Address)
+	}
+	use("ops.address", f.Ops.Address)
+	if f.PKI != nil && f.PKI.Serve != nil {
+		use("pki.serve.address", f.PKI.Serve.Address)
 	}
 }

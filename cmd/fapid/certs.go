@@ -66,16 +66,55 @@ func startCertificates(ctx context.Context, cfg *config.File, log *slog.Logger) 
 		}
 		server, client := slices.Contains(e.Usage, "server"), slices.Contains(e.Usage, "client")
 		h := tlsx.NewHolder(nil)
+		clog := log.With("certificate", name)
 		r := pki.NewRenewer(iss, pki.IssueRequest{
 			CommonName: e.CommonName, SANs: e.SANs, Server: server, Client: client, Lifetime: e.Lifetime,
-		}, h)
+		}, h,
+			pki.WithOnRenew(func(leaf *x509.Certificate) {
+				clog.Info("certificate renewed", "serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter)
+			}),
+			pki.WithOnError(func(err error, retryIn time.Duration) {
+				clog.Error("certificate renewal failed; serving the previous certificate", "error", err.Error(), "retry_in", retryIn.String())
+			}))
 		if err := r.Start(ctx); err != nil {
 			return nil, fmt.Errorf("certificate %q: %w", name, err)
 		}
 		log.Info("certificate from embedded CA", "certificate", name, "lifetime", e.Lifetime.String())
 		certs.sources[name] = h
 	}
+	if err := checkUsages(cfg, certs.sources); err != nil {
+		return nil, err
+	}
 	return certs, nil
+}
+
+// checkUsages refuses, before anything listens, a certificate whose
+// extended key usage does not fit where the configuration uses it: every
+// peer would refuse it later.
+func checkUsages(cfg *config.File, sources map[string]tlsx.Source) error {
+	var errs []error
+	check := func(path, name string, usage x509.ExtKeyUsage) {
+		if src, ok := sources[name]; ok && name != "" {
+			if err := tlsx.CheckUsage(src, usage); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			}
+		}
+	}
+	for i, l := range cfg.Listeners {
+		check(fmt.Sprintf("listeners[%d].certificate", i), l.Certificate, x509.ExtKeyUsageServerAuth)
+	}
+	check("ops.certificate", cfg.Ops.Certificate, x509.ExtKeyUsageServerAuth)
+	if a := cfg.Agent; a != nil {
+		check("agent.client.certificate", a.Client.Certificate, x509.ExtKeyUsageClientAuth)
+	}
+	if g := cfg.Gateway; g != nil {
+		check("gateway.introspection.client.certificate", g.Introspection.Client.Certificate, x509.ExtKeyUsageClientAuth)
+		check("gateway.session_certificate", g.SessionCertificate, x509.ExtKeyUsageClientAuth)
+		for i, r := range g.Routes {
+			check(fmt.Sprintf("gateway.routes[%d].upstream_certificate", i), r.UpstreamCertificate, x509.ExtKeyUsageClientAuth)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // expiry returns the NotAfter of each certificate source's current leaf.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 
 	"github.com/cillers/fapid/config"
@@ -47,14 +48,29 @@ func checkFiles(cfg *config.File) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	sources := map[string]tlsx.Source{}
 	for _, n := range names {
 		c := cfg.Certificates[n]
-		if c.Embedded != nil || c.Key.Scheme() != "file" {
+		if e := c.Embedded; e != nil {
+			for what, f := range map[string]string{"root_file": e.RootFile, "provisioner_key": e.ProvisionerKey.Path()} {
+				if f == "" {
+					continue
+				}
+				if _, err := os.Stat(f); err != nil {
+					errs = append(errs, fmt.Errorf("certificates.%s.embedded.%s: %w", n, what, err))
+				}
+			}
 			continue
 		}
-		if _, err := tlsx.NewFileSource(c.CertFile, c.Key.Path()); err != nil {
+		src, err := tlsx.NewFileSource(c.CertFile, c.Key.Path())
+		if err != nil {
 			errs = append(errs, fmt.Errorf("certificates.%s: %w", n, err))
+			continue
 		}
+		sources[n] = src
+	}
+	if err := checkUsages(cfg, sources); err != nil {
+		errs = append(errs, err)
 	}
 	for i, l := range cfg.Listeners {
 		if l.ClientCA == "" {

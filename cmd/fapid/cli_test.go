@@ -106,3 +106,28 @@ func TestCheckMissingFiles(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
+
+// A certificate whose EKU does not fit its use is refused by check (and by
+// run) before anything listens.
+func TestCheckRefusesWrongUsage(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "fapid.yaml")
+	os.WriteFile(p, []byte(`certificates:
+  c: {cert_file: `+absExample(t, "client.crt")+`, key: file:`+absExample(t, "client.key")+`}
+listeners:
+  - {name: a, address: '127.0.0.1:0', certificate: c}
+`), 0o600)
+	_, errOut, code := runCLI(t, "check", "-c", p)
+	if code != 1 || !strings.Contains(errOut, "listeners[0].certificate") || !strings.Contains(errOut, "not issued for TLS server use") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func absExample(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("../../certs.example", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

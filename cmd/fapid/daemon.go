@@ -22,6 +22,7 @@ import (
 // Server timeouts for every listener.
 const (
 	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 60 * time.Second // a whole request, body included (slow-body clients)
 	idleTimeout       = 120 * time.Second
 	maxHeaderBytes    = 32 << 10 // the gateway answers 431 past its own, smaller, decoded limit
 )
@@ -149,6 +150,7 @@ func newServer(h http.Handler, tc *tls.Config, log *slog.Logger) *http.Server {
 		Handler:           h,
 		TLSConfig:         tc,
 		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),

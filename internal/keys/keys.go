@@ -50,7 +50,7 @@ func Load(ctx context.Context, ref string) (crypto.Signer, error) {
 	if looksLikeKeyMaterial(ref) || len(ref) > 256 {
 		return nil, fmt.Errorf("%w: the value looks like key material, not a reference (not shown); put the key in a file and write file:PATH", ErrNotReference)
 	}
-	return nil, fmt.Errorf("%w: %q has no scheme; write file:%s for a key file, or a pkcs11: URI", ErrNotReference, ref, ref)
+	return nil, fmt.Errorf("%w: the value has no scheme (not shown, in case it is a secret); write file:PATH for a key file, or a pkcs11: URI", ErrNotReference)
 }
 
 // looksLikeKeyMaterial guards error messages against echoing a key pasted

@@ -246,9 +246,10 @@ func TestLoadReferences(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	// Bare path: refused, with a hint to write file:.
+	// Bare path: refused, with a hint to write file:, and never echoed (it
+	// may be a pasted secret).
 	_, err := Load(ctx, p)
-	if !errors.Is(err, ErrNotReference) || !strings.Contains(err.Error(), "file:"+p) {
+	if !errors.Is(err, ErrNotReference) || !strings.Contains(err.Error(), "file:PATH") || strings.Contains(err.Error(), p) {
 		t.Errorf("bare path: %v", err)
 	}
 	for _, ref := range []string{"", "file:", "file://host/etc/key.pem", "FILE:" + p, "File:" + p, "https://evil.example/key", "env:KEY"} {

@@ -5,7 +5,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 )
 
 // LoadCertPool reads a PEM bundle of trust anchors (CERTIFICATE blocks; text
@@ -14,7 +13,7 @@ import (
 // without any certificate is an error: a trust store that silently lost
 // certificates would fail later and less clearly.
 func LoadCertPool(path string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(path)
+	b, err := readPEMFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("tlsx: load cert pool: %w", err)
 	}

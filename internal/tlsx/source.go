@@ -119,7 +119,7 @@ func (s *FileSource) reloadLocked() error {
 		}
 		stamp[i] = fi
 	}
-	c, err := tls.LoadX509KeyPair(s.certFile, s.keyFile)
+	c, err := loadKeyPair(s.certFile, s.keyFile)
 	if err != nil {
 		// LoadX509KeyPair names the files and the PEM problem, never key bytes.
 		return fmt.Errorf("tlsx: reload certificate: %w", err)
@@ -143,4 +143,21 @@ func (s *FileSource) changedLocked() bool {
 		}
 	}
 	return false
+}
+
+// loadKeyPair is tls.LoadX509KeyPair with size-capped, regular-file reads.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := readPEMFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, err := readPEMFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("%s and %s: %w", certFile, keyFile, err)
+	}
+	return c, nil
 }
