@@ -55,7 +55,8 @@ func TestLoadProblems(t *testing.T) {
 		{"nested typo", base + "log:\n  levle: debug\n", []string{`:4: log.levle: unknown key "levle"`}},
 		{"wrong type", base + "shutdown_grace: [1]\n", []string{":3: shutdown_grace: wrong type (seq): want a duration"}},
 		{"bad duration", base + "shutdown_grace: soon\n", []string{":3: shutdown_grace: wrong type (str): want a duration such as 30s"}},
-		{"bool", base + "listeners:\n  - {name: a, hsts: maybe}\n", []string{":4: listeners[0].hsts: wrong type (str): want true or false"}},
+		{"bool", base + "listeners:\n  - name: a\n    hsts: maybe\n", []string{":5: listeners[0].hsts: wrong type (str): want true or false"}},
+		{"flow mapping", base + "listeners:\n  - {name: a, hsts: maybe}\n", []string{":4: listeners[0]: wrong type (str): want true or false"}},
 		{"missing required", base + "listeners:\n  - name: a\n    certificate: c\n", []string{
 			`:4: listeners[0].address: required`, `:5: listeners[0].certificate: no certificate named "c"`}},
 		{"all at once", base + "log:\n  level: loud\n  colour: red\nshutdown_grace: 1h\n", []string{

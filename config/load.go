@@ -191,15 +191,31 @@ func plainTypeError(msg string) string {
 	return fmt.Sprintf("wrong type (%s): want %s", m[1], want)
 }
 
-// at returns the key path on line n, or "".
+// at returns the key path on line n, or "". Several keys on one line (a
+// flow mapping such as {name: a, hsts: x}) give their common parent: the
+// decoder's errors carry no column.
 func (l lineIndex) at(n int) string {
-	best := ""
+	var paths []string
 	for p, ln := range l {
-		if ln == n && len(p) > len(best) {
-			best = p
+		if ln == n {
+			paths = append(paths, p)
 		}
 	}
-	return best
+	if len(paths) == 0 {
+		return ""
+	}
+	sort.Strings(paths)
+	common := paths[0]
+	for _, p := range paths[1:] {
+		for !strings.HasPrefix(p, common) || (len(p) > len(common) && common != "" && p[len(common)] != '.' && p[len(common)] != '[') {
+			i := strings.LastIndexAny(common, ".[")
+			if i < 0 {
+				return ""
+			}
+			common = common[:i]
+		}
+	}
+	return common
 }
 
 // walk records the line of every key and reports keys the schema lacks.

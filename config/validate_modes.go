@@ -70,7 +70,12 @@ func (v *validator) session(f *File, path string) {
 		v.add("session.trusted_origins", "required: the exact origins of your single-page apps")
 	}
 	for i, o := range s.TrustedOrigins {
-		v.httpsURL(fmt.Sprintf("session.trusted_origins[%d]", i), o, true)
+		p := fmt.Sprintf("session.trusted_origins[%d]", i)
+		if strings.Contains(o, "*") {
+			v.add(p, "wildcards are not allowed: list each origin exactly")
+			continue
+		}
+		v.httpsURL(p, o, true)
 	}
 	if strings.ContainsAny(s.CookiePrefix, " ;,=\t\r\n") {
 		v.add("session.cookie_prefix", "must be a cookie-name token")

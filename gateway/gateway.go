@@ -321,6 +321,19 @@ func requestPath(r *http.Request) (string, bool) {
 	return t, true
 }
 
+// HeaderLimit applies the gateway's header limits (see headerTooLarge) to
+// another handler on the same listener, such as the agent, so that one
+// host answers 431 for the same requests whatever the path.
+func (g *Gateway) HeaderLimit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.headerTooLarge(r) {
+			writeError(w, r, &apiError{status: http.StatusRequestHeaderFieldsTooLarge, code: codeHeaderTooLarge}, "")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // headerTooLarge applies the decoded header limits: MaxHeaderBytes to the
 // block without our own session cookies, and MaxSessionCookieBytes to those.
 // The agent's cookies are counted apart because they are bounded by the

@@ -13,7 +13,7 @@ import (
 	"github.com/cillers/fapid/pki"
 )
 
-func checkCommand(_ context.Context, args []string, stdout, _ io.Writer) error {
+func checkCommand(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := newFlagSet("check", "check -c FILE", stdout)
 	file := fs.StringP("config", "c", "", "configuration file (required)")
 	if err := parseFlags(fs, args); err != nil {
@@ -26,7 +26,7 @@ func checkCommand(_ context.Context, args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := checkFiles(cfg); err != nil {
+	if err := errors.Join(checkFiles(cfg), checkModeFiles(ctx, cfg)); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: configuration is valid\n\n", *file)
@@ -78,6 +78,48 @@ func checkFiles(cfg *config.File) error {
 		}
 		if _, err := tlsx.LoadCertPool(l.ClientCA); err != nil {
 			errs = append(errs, fmt.Errorf("listeners[%d].client_ca: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkModeFiles loads every key and CA file the agent and gateway sections
+// name, with the same code run uses, so that check and run agree.
+func checkModeFiles(ctx context.Context, cfg *config.File) error {
+	var errs []error
+	signer := func(path string, ref config.SecretRef) {
+		if ref == "" {
+			return
+		}
+		if _, err := loadSigner(ctx, ref, ""); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+		}
+	}
+	pool := func(path, file string) {
+		if file == "" {
+			return
+		}
+		if _, err := tlsx.LoadCertPool(file); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+		}
+	}
+	if as := cfg.AuthorizationServer; as != nil {
+		pool("authorization_server.ca_file", as.CAFile)
+	}
+	if s := cfg.Session; s != nil {
+		if _, err := sessionKeys(s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a := cfg.Agent; a != nil {
+		signer("agent.client.key", a.Client.Key)
+		signer("agent.dpop_key", a.DPoPKey)
+	}
+	if g := cfg.Gateway; g != nil {
+		signer("gateway.introspection.client.key", g.Introspection.Client.Key)
+		signer("gateway.signing_key", g.SigningKey)
+		for i, r := range g.Routes {
+			pool(fmt.Sprintf("gateway.routes[%d].upstream_ca", i), r.UpstreamCA)
 		}
 	}
 	return errors.Join(errs...)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/cillers/fapid/config"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -130,4 +131,27 @@ func absExample(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// check loads every key and CA file of the agent and gateway sections, as
+// run does: a config whose session key and agent key are missing fails.
+func TestCheckModeFilesAgreeWithRun(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, demoConfigFile)
+	c := demoConfig{Domain: "fapid.localhost", APIPort: 8443, SPAOrigin: "https://www.fapid.localhost:8444",
+		Issuer: "https://127.0.0.1:41000", UpstreamPort: 9443, AgentID: demoAgentClientID, GatewayID: demoGatewayClientID,
+		CADir: demoCADir, AgentKey: demoAgentKeyFile, SessionKey: demoSessionKeyFile}
+	if err := writeDemoConfig(path, c); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = checkModeFiles(t.Context(), cfg)
+	for _, want := range []string{"session.keys[0]", "agent.client.key"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("checkModeFiles: %v, want a problem with %s", err, want)
+		}
+	}
 }

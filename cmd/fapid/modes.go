@@ -76,6 +76,9 @@ func (m *modes) handler(listener string) http.Handler {
 		return rest
 	}
 	agent, base := m.agent, m.basePath
+	if m.gatewayOn(listener) {
+		agent = m.gateway.HeaderLimit(agent) // one host, one header limit (431)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		if p == base || strings.HasPrefix(p, base+"/") {
