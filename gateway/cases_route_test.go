@@ -229,6 +229,20 @@ func TestH05ChunkedCookie(t *testing.T) {
 	flipped := []string{good[0], chunks[1].Name + "=" + flip(chunks[1].Value)}
 	w := e.do(req("GET", "/api/x", "Cookie", header(flipped), "Origin", spaOrigin))
 	expect(t, w, 401)
+	// The session is cleared: every chunk expired with the agent's attributes.
+	cleared := w.Result().Header.Values("Set-Cookie")
+	for _, name := range []string{"__Host-fapid-at=", "__Host-fapid-at-1="} {
+		found := false
+		for _, line := range cleared {
+			if strings.HasPrefix(line, name+";") && strings.Contains(line, "Max-Age=0") && strings.Contains(line, "Path=/") &&
+				strings.Contains(line, "Secure") && strings.Contains(line, "HttpOnly") && strings.Contains(line, "SameSite=Strict") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("tampered session: no clearing Set-Cookie for %s in %q", name, cleared)
+		}
+	}
 	expect(t, e.do(req("GET", "/api/x", "Cookie", good[0], "Origin", spaOrigin)), 401)                                        // dropped chunk
 	expect(t, e.do(req("GET", "/api/x", "Cookie", header([]string{good[1]}), "Origin", spaOrigin)), 401)                      // first dropped
 	expect(t, e.do(req("GET", "/api/x", "Cookie", header(append(good, "__Host-fapid-at-2=QUFB")), "Origin", spaOrigin)), 401) // stale extra chunk

@@ -126,6 +126,9 @@ func (g *Gateway) fromCookie(rq *request, accept uint8) (credential, *apiError) 
 	}
 	raw, err := g.cfg.Cookies.Open(g.atName, sealed)
 	if err != nil {
+		// A session cookie that does not open (tampered, a chunk lost, an
+		// old key) ends the session, as at the agent (CASES H05).
+		deny.clear = g.sessionCookies(r)
 		return credential{}, deny
 	}
 	token := string(raw)
@@ -167,4 +170,14 @@ func safeMethod(m string) bool {
 // Opener opens sealed cookie values (internal/seal.Sealer implements it).
 type Opener interface {
 	Open(name, value string) ([]byte, error)
+}
+
+// sessionCookies returns expired copies of the agent's cookies (every chunk
+// present in r), with the attributes the agent sets them with.
+func (g *Gateway) sessionCookies(r *http.Request) []*http.Cookie {
+	var out []*http.Cookie
+	for _, suffix := range []string{"login", "at", "rt", "id", "csrf"} {
+		out = append(out, cookies.Expire(r, g.cookiePrefix+suffix, 0)...)
+	}
+	return out
 }

@@ -37,12 +37,13 @@ func (w *wrapped) Unwrap() error { return w.base }
 // in it comes from a token, a cookie or an internal error.
 type apiError struct {
 	status  int
-	code    string // JSON "code"; also the challenge error= unless noErr
-	schemes uint8  // WWW-Authenticate challenges: schemeBearer|schemeDPoP
-	noErr   bool   // challenge without error= (no credentials at all)
-	scope   string // scope= for insufficient_scope
-	retry   int    // Retry-After seconds
-	nonce   string // DPoP-Nonce
+	code    string         // JSON "code"; also the challenge error= unless noErr
+	schemes uint8          // WWW-Authenticate challenges: schemeBearer|schemeDPoP
+	noErr   bool           // challenge without error= (no credentials at all)
+	scope   string         // scope= for insufficient_scope
+	retry   int            // Retry-After seconds
+	nonce   string         // DPoP-Nonce
+	clear   []*http.Cookie // expire these (a broken agent session)
 }
 
 const (
@@ -113,6 +114,9 @@ func writeError(w http.ResponseWriter, r *http.Request, e *apiError, realm strin
 	}
 	if e.nonce != "" {
 		h.Set("DPoP-Nonce", e.nonce)
+	}
+	for _, c := range e.clear {
+		h.Add("Set-Cookie", c.String())
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
