@@ -34,6 +34,12 @@ func TestH03BearerNeedsTheAS(t *testing.T) {
 	if !strings.Contains(w.Body.String(), `"code":"invalid_request"`) {
 		t.Fatalf("body %s", w.Body)
 	}
+	// The same two credentials merged into one header by a proxy.
+	w = e.do(req("GET", "/api/x", "Authorization", "Bearer "+tokenA+", Bearer "+tokenA))
+	expect(t, w, 400)
+	if !strings.Contains(w.Body.String(), `"code":"invalid_request"`) {
+		t.Fatalf("merged: body %s", w.Body)
+	}
 
 	e.as.set("query-token-000000000001", active())
 	w = e.do(req("GET", "/api/x?access_token=query-token-000000000001"))

@@ -42,7 +42,9 @@ func schemesFor(accept uint8) uint8 {
 func (g *Gateway) extract(rq *request, accept uint8) (credential, *apiError) {
 	authz := rq.r.Header["Authorization"]
 	switch {
-	case len(authz) > 1:
+	case len(authz) > 1, len(authz) == 1 && strings.Contains(authz[0], ","):
+		// Two credentials, also as one header a proxy merged with a comma
+		// (RFC 9110 §5.3): a malformed request (RFC 6750 §3.1).
 		return credential{}, &apiError{status: 400, code: codeInvalidRequest, schemes: schemesFor(accept)}
 	case len(authz) == 1:
 		return g.fromHeader(authz[0], accept)
