@@ -38,7 +38,11 @@ func (a *Agent) discoverLocked(ctx context.Context) error {
 	d := &a.disc
 	d.tried = a.now()
 	if _, err := a.client.Discover(ctx); err != nil {
-		a.log.WarnContext(ctx, "agent: discovery failed; keeping the previous metadata", "issuer", a.client.Issuer(), "error", err.Error())
+		msg := "agent: discovery failed; keeping the previous metadata"
+		if d.last.IsZero() {
+			msg = "agent: discovery failed"
+		}
+		a.log.WarnContext(ctx, msg, "issuer", a.client.Issuer(), "error", err.Error())
 		return err
 	}
 	d.last = a.now()
