@@ -1,32 +1,23 @@
 package agentflow_test
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cillers/fapid/agent"
 	"github.com/cillers/fapid/conformance/interop"
+	"github.com/cillers/fapid/conformance/interop/interoptest"
 	"github.com/cillers/fapid/fapi"
 	"github.com/cillers/fapid/internal/jws"
+	"github.com/cillers/fapid/internal/pkitest"
 	"github.com/cillers/fapid/internal/seal"
 	"github.com/cillers/fapid/internal/tlsx"
 	"github.com/cillers/fapid/pki"
@@ -36,7 +27,6 @@ import (
 var (
 	env    *testEnv
 	envErr error
-	inCI   = os.Getenv("CI") == "true"
 )
 
 const (
@@ -84,54 +74,32 @@ func (p *party) x5t() string {
 }
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	dir, err := os.MkdirTemp("", "agentflow-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	env, envErr = setup(dir)
-	code := m.Run()
-	if env != nil && env.srv != nil {
-		if err := env.srv.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop:", err)
-			code = 1
+	interoptest.Main(m, "agentflow-test-", func(dir string) *interop.Server {
+		if env, envErr = setup(dir); env == nil {
+			return nil
 		}
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+		return env.srv
+	})
 }
 
 // need returns the shared environment. It skips only when Node.js is
 // missing and CI is not set.
 func need(t *testing.T) *testEnv {
 	t.Helper()
-	if envErr != nil {
-		if errors.Is(envErr, interop.ErrNoNode) && !inCI {
-			t.Skip(envErr)
-		}
-		t.Fatalf("test environment: %v", envErr)
-	}
+	interoptest.Need(t, envErr)
 	return env
 }
 
 func setup(dir string) (*testEnv, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a first npm ci included
 	defer cancel()
-	ca, err := pki.Init(filepath.Join(dir, "ca"), pki.InitOptions{Name: "agentflow test CA"})
+	pk, err := interoptest.NewPKI(ctx, dir, "agentflow test CA")
 	if err != nil {
 		return nil, err
 	}
+	ca := pk.CA
 	e := &testEnv{ca: ca, stderr: &syncBuffer{}, parties: map[string]*party{}}
-	srvCert, err := ca.Issue(ctx, pki.IssueRequest{CommonName: "127.0.0.1", SANs: []string{"127.0.0.1", "localhost"}, Server: true})
-	if err != nil {
-		return nil, err
-	}
-	if e.agentTC, err = srvCert.TLSCertificate(); err != nil {
-		return nil, err
-	}
-	certFile, keyFile := filepath.Join(dir, "op.crt"), filepath.Join(dir, "op.key")
-	if err := pki.WriteIssued(srvCert, certFile, keyFile); err != nil {
+	if e.agentTC, err = pk.Server.TLSCertificate(); err != nil {
 		return nil, err
 	}
 	specs := []interop.Client{{ID: rsClient, AuthMethod: interop.AuthTLSClientAuth, Introspector: true, SigningAlg: interop.ES256}}
@@ -139,8 +107,8 @@ func setup(dir string) (*testEnv, error) {
 		specs = append(specs, interop.Client{ID: v.client, AuthMethod: string(v.auth), SenderConstraint: string(v.sender),
 			JARM: v.mode == fapi.ResponseModeJWT, SigningAlg: v.alg})
 	}
-	opts := interop.Options{Dir: filepath.Join(dir, "op-state"), CAFile: ca.RootFile(), CertFile: certFile, KeyFile: keyFile,
-		DPoPNonce: true, Stderr: e.stderr}
+	opts := pk.Options()
+	opts.DPoPNonce, opts.Stderr = true, e.stderr
 	for _, spec := range specs {
 		p, err := newParty(ctx, ca, spec)
 		if err != nil {
@@ -156,61 +124,22 @@ func setup(dir string) (*testEnv, error) {
 }
 
 func newParty(ctx context.Context, ca *pki.CA, spec interop.Client) (*party, error) {
-	var key crypto.Signer
-	var err error
-	if spec.SigningAlg == interop.PS256 {
-		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	} else {
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
+	ip, err := interoptest.NewParty(ctx, ca, spec, "https://app.example.test/callback/", "https://app.example.test/logged-out/")
 	if err != nil {
 		return nil, err
 	}
-	p := &party{spec: spec}
-	if p.signer, err = jws.NewSigner(key, spec.ID+"-sig"); err != nil {
-		return nil, err
-	}
-	if p.spec.JWKS, err = jws.PublicJWKS(jws.PublicKey{Key: key.Public(), KeyID: p.signer.KeyID(), Alg: p.signer.Alg()}); err != nil {
-		return nil, err
-	}
-	issued, err := ca.Issue(ctx, pki.IssueRequest{CommonName: spec.ID, SANs: []string{"spiffe://fapid.test/" + spec.ID}, Client: true})
-	if err != nil {
-		return nil, err
-	}
-	tc, err := issued.TLSCertificate()
-	if err != nil {
-		return nil, err
-	}
-	p.cert = *tc
-	if p.cert.Leaf == nil {
-		p.cert.Leaf = issued.Leaf()
-	}
-	if spec.AuthMethod == interop.AuthTLSClientAuth {
-		p.spec.SubjectDN = issued.Leaf().Subject.String()
-	}
-	if !spec.Introspector {
-		p.spec.RedirectURIs = []string{"https://app.example.test/callback/" + spec.ID}
-		p.spec.PostLogoutRedirectURIs = []string{"https://app.example.test/logged-out/" + spec.ID}
-	}
+	p := &party{spec: ip.Spec, signer: ip.Signer, cert: ip.Cert}
 	if spec.SenderConstraint == interop.SenderDPoP {
-		dk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // the deployment DPoP key (ES256: the server's only DPoP alg)
-		if err != nil {
-			return nil, err
-		}
-		if p.dpop, err = jws.NewSigner(dk, ""); err != nil {
+		if p.dpop, err = interoptest.NewDPoPKey(); err != nil { // the deployment DPoP key (ES256: the server's only DPoP alg)
 			return nil, err
 		}
 	}
-	co := tlsx.ClientOptions{RootCAs: ca.RootPool()}
-	if spec.AuthMethod == interop.AuthTLSClientAuth || spec.SenderConstraint == interop.SenderMTLS {
-		co.Source = tlsx.NewHolder(&p.cert)
+	o := pkitest.ClientOptions{Roots: ca.RootPool(), Timeout: 20 * time.Second}
+	if interoptest.UsesMTLS(spec) {
+		o.Cert = &p.cert
 	}
-	tlsConf, err := tlsx.ClientConfig(co)
-	if err != nil {
-		return nil, err
-	}
-	p.http = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}}
-	return p, nil
+	p.http, err = pkitest.HTTPClient(o)
+	return p, err
 }
 
 // agentUnderTest is an agent for one variant, served over TLS on loopback.
@@ -273,19 +202,4 @@ func (e *testEnv) startAgent(t *testing.T, v variant) *agentUnderTest {
 }
 
 // syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = pkitest.SyncBuffer

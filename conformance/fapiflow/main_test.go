@@ -1,30 +1,22 @@
 package fapiflow_test
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
-	"errors"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cillers/fapid/conformance/interop"
+	"github.com/cillers/fapid/conformance/interop/interoptest"
 	"github.com/cillers/fapid/fapi"
 	"github.com/cillers/fapid/internal/jws"
+	"github.com/cillers/fapid/internal/pkitest"
 	"github.com/cillers/fapid/pki"
 )
 
@@ -32,7 +24,6 @@ import (
 var (
 	env    *testEnv
 	envErr error
-	inCI   = os.Getenv("CI") == "true"
 )
 
 const testUser = "alice"
@@ -67,37 +58,18 @@ func (p *party) x5t() string {
 }
 
 func TestMain(m *testing.M) {
-	flag.Parse() // for testing.Verbose in setup
-	dir, err := os.MkdirTemp("", "fapiflow-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	env, envErr = setup(dir)
-	code := m.Run()
-	if env != nil && env.srv != nil {
-		if err := env.srv.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop:", err)
-			code = 1
+	interoptest.Main(m, "fapiflow-test-", func(dir string) *interop.Server {
+		if env, envErr = setup(dir); env == nil {
+			return nil
 		}
-		if interop.GroupAlive(env.srv.PID()) {
-			fmt.Fprintln(os.Stderr, "node process group still alive after Stop")
-			code = 1
-		}
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+		return env.srv
+	})
 }
 
 // need returns the shared environment. It skips only when Node.js is missing and CI is not set.
 func need(t *testing.T) *testEnv {
 	t.Helper()
-	if envErr != nil {
-		if errors.Is(envErr, interop.ErrNoNode) && !inCI {
-			t.Skip(envErr)
-		}
-		t.Fatalf("test environment: %v", envErr)
-	}
+	interoptest.Need(t, envErr)
 	return env
 }
 
@@ -120,19 +92,13 @@ func clientSpecs() []interop.Client {
 func setup(dir string) (*testEnv, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a first npm ci included
 	defer cancel()
-	ca, err := pki.Init(filepath.Join(dir, "ca"), pki.InitOptions{Name: "fapiflow test CA"})
+	pk, err := interoptest.NewPKI(ctx, dir, "fapiflow test CA")
 	if err != nil {
 		return nil, err
 	}
+	ca := pk.CA
 	e := &testEnv{ca: ca, stderr: &syncBuffer{}, parties: map[string]*party{}}
-	srvCert, err := ca.Issue(ctx, pki.IssueRequest{CommonName: "127.0.0.1", SANs: []string{"127.0.0.1", "localhost"}, Server: true})
-	if err != nil {
-		return nil, err
-	}
-	certFile, keyFile := filepath.Join(dir, "op.crt"), filepath.Join(dir, "op.key")
-	if err := pki.WriteIssued(srvCert, certFile, keyFile); err != nil {
-		return nil, err
-	}
+	e.opts = pk.Options()
 	for _, spec := range clientSpecs() {
 		p, err := newParty(ctx, ca, spec)
 		if err != nil {
@@ -141,69 +107,31 @@ func setup(dir string) (*testEnv, error) {
 		e.parties[spec.ID] = p
 		e.opts.Clients = append(e.opts.Clients, p.spec)
 	}
-	e.opts.Dir = filepath.Join(dir, "op-state")
-	e.opts.CAFile, e.opts.CertFile, e.opts.KeyFile = ca.RootFile(), certFile, keyFile
 	o := e.opts
 	o.Stderr = e.stderr
-	start := time.Now()
-	if e.srv, err = interop.Start(ctx, o); err != nil {
+	if e.srv, err = interoptest.Start(ctx, "fapiflow", o); err != nil {
 		return nil, err
-	}
-	if testing.Verbose() {
-		fmt.Fprintf(os.Stderr, "fapiflow: server %s ready in %v\n", e.srv.Issuer(), time.Since(start).Round(time.Millisecond))
 	}
 	return e, nil
 }
 
 func newParty(ctx context.Context, ca *pki.CA, spec interop.Client) (*party, error) {
-	key, err := newKey(spec.SigningAlg)
+	ip, err := interoptest.NewParty(ctx, ca, spec, "https://127.0.0.1:9443/cb/", "https://127.0.0.1:9443/logged-out/")
 	if err != nil {
 		return nil, err
 	}
-	p := &party{spec: spec}
-	if p.signer, err = jws.NewSigner(key, spec.ID+"-sig"); err != nil {
-		return nil, err
-	}
-	if p.spec.JWKS, err = jws.PublicJWKS(jws.PublicKey{Key: key.Public(), KeyID: p.signer.KeyID(), Alg: p.signer.Alg()}); err != nil {
-		return nil, err
-	}
-	issued, err := ca.Issue(ctx, pki.IssueRequest{CommonName: spec.ID, SANs: []string{"spiffe://fapid.test/" + spec.ID}, Client: true})
-	if err != nil {
-		return nil, err
-	}
-	tc, err := issued.TLSCertificate()
-	if err != nil {
-		return nil, err
-	}
-	p.cert = *tc
-	if p.cert.Leaf == nil {
-		p.cert.Leaf = issued.Leaf()
-	}
-	if spec.AuthMethod == interop.AuthTLSClientAuth {
-		p.spec.SubjectDN = issued.Leaf().Subject.String()
-	}
-	if !spec.Introspector {
-		p.spec.RedirectURIs = []string{"https://127.0.0.1:9443/cb/" + spec.ID}
-		p.spec.PostLogoutRedirectURIs = []string{"https://127.0.0.1:9443/logged-out/" + spec.ID}
-	}
+	p := &party{spec: ip.Spec, signer: ip.Signer, cert: ip.Cert}
 	if spec.SenderConstraint == interop.SenderDPoP {
 		if p.dpop, err = newDPoPKey(spec.ID); err != nil {
 			return nil, err
 		}
 	}
 	tlsConf := &tls.Config{RootCAs: ca.RootPool(), MinVersion: tls.VersionTLS12}
-	if spec.AuthMethod == interop.AuthTLSClientAuth || spec.SenderConstraint == interop.SenderMTLS {
+	if interoptest.UsesMTLS(spec) {
 		tlsConf.Certificates = []tls.Certificate{p.cert}
 	}
 	p.http = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}}
 	return p, nil
-}
-
-func newKey(alg string) (crypto.Signer, error) {
-	if alg == interop.PS256 {
-		return rsa.GenerateKey(rand.Reader, 2048)
-	}
-	return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 }
 
 // newDPoPKey gives the DPoP key of a variant: ES256 for JARM variants, EdDSA for plain ones, so
@@ -218,11 +146,7 @@ func newDPoPKey(clientID string) (*jws.Signer, error) {
 			return jws.NewSigner(k, "")
 		}
 	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	return jws.NewSigner(k, "")
+	return interoptest.NewDPoPKey()
 }
 
 // agentConfig is the fapi configuration of a variant's client toward issuer.
@@ -282,19 +206,4 @@ func newClient(t *testing.T, cfg fapi.Config) *fapi.Client {
 }
 
 // syncBuffer collects the server's stderr (its *.error events explain refusals).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = pkitest.SyncBuffer

@@ -1,31 +1,22 @@
 package gatewayflow_test
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cillers/fapid/conformance/interop"
+	"github.com/cillers/fapid/conformance/interop/interoptest"
 	"github.com/cillers/fapid/fapi"
 	"github.com/cillers/fapid/internal/jws"
-	"github.com/cillers/fapid/internal/tlsx"
+	"github.com/cillers/fapid/internal/pkitest"
 	"github.com/cillers/fapid/pki"
 )
 
@@ -34,7 +25,6 @@ import (
 var (
 	env    *testEnv
 	envErr error
-	inCI   = os.Getenv("CI") == "true"
 )
 
 const (
@@ -92,79 +82,49 @@ type party struct {
 }
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	dir, err := os.MkdirTemp("", "gatewayflow-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	start := time.Now()
-	env, envErr = setup(dir)
-	if testing.Verbose() && envErr == nil {
-		fmt.Fprintf(os.Stderr, "gatewayflow: server %s ready in %v\n", env.srv.Issuer(), time.Since(start).Round(time.Millisecond))
-	}
-	code := m.Run()
-	if env != nil && env.srv != nil {
-		if err := env.srv.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop:", err)
-			code = 1
+	interoptest.Main(m, "gatewayflow-test-", func(dir string) *interop.Server {
+		start := time.Now()
+		if env, envErr = setup(dir); env == nil {
+			return nil
 		}
-		if interop.GroupAlive(env.srv.PID()) {
-			fmt.Fprintln(os.Stderr, "node process group still alive after Stop")
-			code = 1
+		if testing.Verbose() {
+			fmt.Fprintf(os.Stderr, "gatewayflow: server %s ready in %v\n", env.srv.Issuer(), time.Since(start).Round(time.Millisecond))
 		}
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+		return env.srv
+	})
 }
 
 // need returns the shared environment. It skips only when Node.js is
 // missing and CI is not set.
 func need(t *testing.T) *testEnv {
 	t.Helper()
-	if envErr != nil {
-		if errors.Is(envErr, interop.ErrNoNode) && !inCI {
-			t.Skip(envErr)
-		}
-		t.Fatalf("test environment: %v", envErr)
-	}
+	interoptest.Need(t, envErr)
 	return env
 }
 
 func setup(dir string) (*testEnv, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a first npm ci included
 	defer cancel()
-	ca, err := pki.Init(filepath.Join(dir, "ca"), pki.InitOptions{Name: "gatewayflow test CA"})
+	pk, err := interoptest.NewPKI(ctx, dir, "gatewayflow test CA")
 	if err != nil {
 		return nil, err
 	}
+	ca := pk.CA
 	e := &testEnv{ca: ca, stderr: &syncBuffer{}, parties: map[string]*party{}}
-	srvCert, err := ca.Issue(ctx, pki.IssueRequest{CommonName: "127.0.0.1", SANs: []string{"127.0.0.1", "localhost"}, Server: true})
-	if err != nil {
+	if e.serverCert, err = pk.Server.TLSCertificate(); err != nil {
 		return nil, err
 	}
-	if e.serverCert, err = srvCert.TLSCertificate(); err != nil {
+	if e.ours, _, err = pkitest.ClientCert(ctx, ca, "fapid-gateway"); err != nil {
 		return nil, err
 	}
-	certFile, keyFile := filepath.Join(dir, "op.crt"), filepath.Join(dir, "op.key")
-	if err := pki.WriteIssued(srvCert, certFile, keyFile); err != nil {
+	if e.other, _, err = pkitest.ClientCert(ctx, ca, "someone-else"); err != nil {
 		return nil, err
 	}
-	if e.ours, err = clientCert(ctx, ca, "fapid-gateway"); err != nil {
+	if e.deployment, err = interoptest.NewDPoPKey(); err != nil { // ES256: the server's DPoP algs include it
 		return nil, err
 	}
-	if e.other, err = clientCert(ctx, ca, "someone-else"); err != nil {
-		return nil, err
-	}
-	dk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // ES256: the server's DPoP algs include it
-	if err != nil {
-		return nil, err
-	}
-	if e.deployment, err = jws.NewSigner(dk, ""); err != nil {
-		return nil, err
-	}
-	opts := interop.Options{Dir: filepath.Join(dir, "op-state"), CAFile: ca.RootFile(), CertFile: certFile, KeyFile: keyFile,
-		DPoPNonce: true, Stderr: e.stderr}
+	opts := pk.Options()
+	opts.DPoPNonce, opts.Stderr = true, e.stderr
 	opts.Clients = append(opts.Clients, interop.Client{ID: rsClient, AuthMethod: interop.AuthTLSClientAuth, Introspector: true,
 		SigningAlg: interop.ES256, SubjectDN: e.ours.Leaf.Subject.String()})
 	for _, spec := range []clientSpec{spaMTLS, spaDPoP, appMTLS, appDPoP} {
@@ -188,51 +148,20 @@ func setup(dir string) (*testEnv, error) {
 	return e, nil
 }
 
-func clientCert(ctx context.Context, ca *pki.CA, cn string) (*tls.Certificate, error) {
-	issued, err := ca.Issue(ctx, pki.IssueRequest{CommonName: cn, SANs: []string{"spiffe://fapid.test/" + cn}, Client: true})
-	if err != nil {
-		return nil, err
-	}
-	c, err := issued.TLSCertificate()
-	if err != nil {
-		return nil, err
-	}
-	if c.Leaf == nil {
-		c.Leaf = issued.Leaf()
-	}
-	return c, nil
-}
-
 func (e *testEnv) newParty(spec clientSpec) (*party, error) {
-	var key crypto.Signer
 	var err error
-	if spec.alg == interop.PS256 {
-		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	} else {
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
-	if err != nil {
-		return nil, err
-	}
 	p := &party{spec: spec, reg: interop.Client{ID: spec.id, AuthMethod: interop.AuthPrivateKeyJWT,
 		SenderConstraint: string(spec.sender), SigningAlg: spec.alg,
 		RedirectURIs:           []string{"https://app.example.test/callback/" + spec.id},
 		PostLogoutRedirectURIs: []string{"https://app.example.test/logged-out/" + spec.id}}}
-	if p.signer, err = jws.NewSigner(key, spec.id+"-sig"); err != nil {
-		return nil, err
-	}
-	if p.reg.JWKS, err = jws.PublicJWKS(jws.PublicKey{Key: key.Public(), KeyID: p.signer.KeyID(), Alg: p.signer.Alg()}); err != nil {
+	if p.signer, p.reg.JWKS, err = interoptest.NewSigner(spec.id, spec.alg); err != nil {
 		return nil, err
 	}
 	switch {
 	case spec.deployment:
 		p.dpop = e.deployment
 	case spec.sender == fapi.SenderDPoP:
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // the app's own key
-		if err != nil {
-			return nil, err
-		}
-		if p.dpop, err = jws.NewSigner(k, ""); err != nil {
+		if p.dpop, err = interoptest.NewDPoPKey(); err != nil { // the app's own key
 			return nil, err
 		}
 	}
@@ -246,15 +175,7 @@ func (e *testEnv) newParty(spec clientSpec) (*party, error) {
 
 // httpClient trusts the test CA and presents cert (nil: none).
 func (e *testEnv) httpClient(cert *tls.Certificate) (*http.Client, error) {
-	co := tlsx.ClientOptions{RootCAs: e.ca.RootPool()}
-	if cert != nil {
-		co.Source = tlsx.NewHolder(cert)
-	}
-	tc, err := tlsx.ClientConfig(co)
-	if err != nil {
-		return nil, err
-	}
-	return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}}, nil
+	return pkitest.HTTPClient(pkitest.ClientOptions{Roots: e.ca.RootPool(), Cert: cert, Timeout: 20 * time.Second, ForceHTTP2: true})
 }
 
 // fapiConfig is the client configuration of a party (agent or app).
@@ -282,19 +203,4 @@ func x5t(c *x509.Certificate) string {
 }
 
 // syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = pkitest.SyncBuffer

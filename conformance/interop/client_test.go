@@ -1,7 +1,6 @@
 package interop_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,12 +9,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cillers/fapid/conformance/interop"
 	"github.com/cillers/fapid/internal/jws"
+	"github.com/cillers/fapid/internal/pkitest"
 )
 
 // A minimal hand-written FAPI 2.0 client, enough to drive the reference server in tests.
@@ -294,19 +293,4 @@ func (e *testEnv) introspect(t *testing.T, meta map[string]any, token string, as
 }
 
 // syncBuffer collects the server's stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = pkitest.SyncBuffer

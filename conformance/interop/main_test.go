@@ -2,23 +2,15 @@ package interop_test
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/cillers/fapid/conformance/interop"
+	"github.com/cillers/fapid/conformance/interop/interoptest"
 	"github.com/cillers/fapid/internal/jws"
 	"github.com/cillers/fapid/pki"
 )
@@ -27,7 +19,6 @@ import (
 var (
 	env      *testEnv
 	envErr   error
-	inCI     = os.Getenv("CI") == "true"
 	testUser = "alice"
 )
 
@@ -51,62 +42,37 @@ type testClient struct {
 }
 
 func TestMain(m *testing.M) {
-	flag.Parse() // for testing.Verbose in setup
-	dir, err := os.MkdirTemp("", "interop-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	env, envErr = setup(dir)
-	code := m.Run()
-	if env != nil && env.srv != nil {
-		if err := env.srv.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop:", err)
-			code = 1
+	interoptest.Main(m, "interop-test-", func(dir string) *interop.Server {
+		if env, envErr = setup(dir); env == nil {
+			return nil
 		}
-		if interop.GroupAlive(env.srv.PID()) {
-			fmt.Fprintln(os.Stderr, "node process group still alive after Stop")
-			code = 1
-		}
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+		return env.srv
+	})
 }
 
 // need returns the shared environment, skipping (outside CI) when Node.js is missing.
 func need(t *testing.T) *testEnv {
 	t.Helper()
-	if envErr != nil {
-		if errors.Is(envErr, interop.ErrNoNode) && !inCI {
-			t.Skip(envErr)
-		}
-		t.Fatalf("test environment: %v", envErr)
-	}
+	interoptest.Need(t, envErr)
 	return env
 }
 
 func setup(dir string) (*testEnv, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // first npm ci included
 	defer cancel()
-	ca, err := pki.Init(filepath.Join(dir, "ca"), pki.InitOptions{Name: "interop test CA"})
+	p, err := interoptest.NewPKI(ctx, dir, "interop test CA")
 	if err != nil {
 		return nil, err
 	}
+	ca := p.CA
 	e := &testEnv{dir: dir, ca: ca, stderr: &syncBuffer{}, clients: map[string]*testClient{}}
-	srvCert, err := ca.Issue(ctx, pki.IssueRequest{CommonName: "127.0.0.1", SANs: []string{"127.0.0.1", "localhost"}, Server: true})
-	if err != nil {
-		return nil, err
-	}
-	certFile, keyFile := filepath.Join(dir, "op.crt"), filepath.Join(dir, "op.key")
-	if err := pki.WriteIssued(srvCert, certFile, keyFile); err != nil {
-		return nil, err
-	}
 	specs := []interop.Client{
 		{ID: "agent-pkjwt", AuthMethod: interop.AuthPrivateKeyJWT, SenderConstraint: interop.SenderMTLS, JARM: true, SigningAlg: interop.PS256},
 		{ID: "agent-tls", AuthMethod: interop.AuthTLSClientAuth, SenderConstraint: interop.SenderMTLS, SigningAlg: interop.ES256},
 		{ID: "agent-dpop", AuthMethod: interop.AuthPrivateKeyJWT, SenderConstraint: interop.SenderDPoP, JARM: true, SigningAlg: interop.ES256},
 		{ID: "gateway-rs", AuthMethod: interop.AuthTLSClientAuth, Introspector: true, SigningAlg: interop.ES256},
 	}
+	e.opts = p.Options()
 	for _, spec := range specs {
 		c, err := newTestClient(ctx, ca, spec)
 		if err != nil {
@@ -115,61 +81,22 @@ func setup(dir string) (*testEnv, error) {
 		e.clients[c.ID] = c
 		e.opts.Clients = append(e.opts.Clients, c.Client)
 	}
-	e.opts.Dir = filepath.Join(dir, "op-state")
-	e.opts.CAFile, e.opts.CertFile, e.opts.KeyFile = ca.RootFile(), certFile, keyFile
 	o := e.opts
 	o.Stderr = e.stderr
-	start := time.Now()
-	e.srv, err = interop.Start(ctx, o)
-	if err != nil {
+	if e.srv, err = interoptest.Start(ctx, "interop", o); err != nil {
 		return nil, err
-	}
-	if testing.Verbose() {
-		fmt.Fprintf(os.Stderr, "interop: server %s ready in %v\n", e.srv.Issuer(), time.Since(start).Round(time.Millisecond))
 	}
 	return e, nil
 }
 
 func newTestClient(ctx context.Context, ca *pki.CA, spec interop.Client) (*testClient, error) {
-	var key crypto.Signer
-	var err error
-	if spec.SigningAlg == interop.PS256 {
-		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	} else {
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
+	p, err := interoptest.NewParty(ctx, ca, spec, "https://127.0.0.1:9443/cb/", "https://127.0.0.1:9443/logged-out/")
 	if err != nil {
 		return nil, err
 	}
-	c := &testClient{Client: spec}
-	if c.signer, err = jws.NewSigner(key, spec.ID+"-sig"); err != nil {
-		return nil, err
-	}
-	if c.JWKS, err = jws.PublicJWKS(jws.PublicKey{Key: key.Public(), KeyID: c.signer.KeyID(), Alg: c.signer.Alg()}); err != nil {
-		return nil, err
-	}
-	issued, err := ca.Issue(ctx, pki.IssueRequest{CommonName: spec.ID, SANs: []string{"spiffe://fapid.test/" + spec.ID}, Client: true})
-	if err != nil {
-		return nil, err
-	}
-	tc, err := issued.TLSCertificate()
-	if err != nil {
-		return nil, err
-	}
-	c.cert = *tc
-	if spec.AuthMethod == interop.AuthTLSClientAuth {
-		c.SubjectDN = issued.Leaf().Subject.String()
-	}
-	if !spec.Introspector {
-		c.RedirectURIs = []string{"https://127.0.0.1:9443/cb/" + spec.ID}
-		c.PostLogoutRedirectURIs = []string{"https://127.0.0.1:9443/logged-out/" + spec.ID}
-	}
+	c := &testClient{Client: p.Spec, signer: p.Signer, cert: p.Cert}
 	if spec.SenderConstraint == interop.SenderDPoP {
-		dk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		if c.dpop, err = jws.NewSigner(dk, ""); err != nil {
+		if c.dpop, err = interoptest.NewDPoPKey(); err != nil {
 			return nil, err
 		}
 	}

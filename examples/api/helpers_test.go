@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,12 +17,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cillers/fapid/examples/api"
 	"github.com/cillers/fapid/internal/jws"
+	"github.com/cillers/fapid/internal/pkitest"
 	"github.com/cillers/fapid/internal/tlsx"
 	"github.com/cillers/fapid/pki"
 )
@@ -89,12 +88,8 @@ func newFixture(dir string) (*fixture, func(), error) {
 		{&f.other, ca, pki.IssueRequest{CommonName: "other", SANs: []string{"other.example.test"}, Client: true}, "other"},
 		{&f.foreign, other, pki.IssueRequest{CommonName: "gateway", SANs: []string{"gateway.example.test"}, Client: true}, "foreign"},
 	} {
-		iss, err := c.ca.Issue(ctx, c.req)
-		if err != nil {
+		if *c.dst, _, err = pkitest.Issue(ctx, c.ca, c.req); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", c.name, err)
-		}
-		if *c.dst, err = iss.TLSCertificate(); err != nil {
-			return nil, nil, err
 		}
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -145,22 +140,7 @@ func serve(tc *tls.Config, h http.Handler) (string, func(), error) {
 func slogDiscard() *log.Logger { return log.New(io.Discard, "", 0) }
 
 // syncBuffer collects log output written from server goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = pkitest.SyncBuffer
 
 // server is one running API.
 type server struct {
@@ -200,17 +180,12 @@ func startAPI(t *testing.T, mutate func(*api.Config)) *server {
 // (none when nil).
 func client(t *testing.T, cert *tls.Certificate) *http.Client {
 	t.Helper()
-	o := tlsx.ClientOptions{RootCAs: fx.ca.RootPool()}
-	if cert != nil {
-		o.Source = tlsx.NewHolder(cert)
-	}
-	tc, err := tlsx.ClientConfig(o)
+	c, err := pkitest.HTTPClient(pkitest.ClientOptions{Roots: fx.ca.RootPool(), Cert: cert, Timeout: 10 * time.Second, ForceHTTP2: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }
 
 // claims is a token's payload.
