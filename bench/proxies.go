@@ -28,11 +28,9 @@ import (
 // proxy gets the same.
 const wireHeaderBytes = 2*gateway.DefaultMaxHeaderBytes + gateway.DefaultMaxSessionCookieBytes
 
-// upstreamTransport is the gateway's upstream transport, setting for
-// setting (gateway/proxy.go newTransport): FAPI TLS policy, the run's CA,
-// the session certificate as client certificate, HTTP/2 and an idle pool
-// of 256 per host. The bare proxy uses it, so the baseline is "configured
-// like ours". Keep the two in step.
+// upstreamTransport is the gateway's own upstream transport
+// (gateway.UpstreamTransport) with the run's CA and the session certificate
+// as client certificate, so the bare baseline is "configured like ours".
 func upstreamTransport(m *material) (*http.Transport, error) {
 	pool, err := m.pool()
 	if err != nil {
@@ -42,22 +40,7 @@ func upstreamTransport(m *material) (*http.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc, err := tlsx.ClientConfig(tlsx.ClientOptions{RootCAs: pool, Source: tlsx.NewHolder(cert)})
-	if err != nil {
-		return nil, err
-	}
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		DialContext:           d.DialContext,
-		TLSClientConfig:       tc,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-	}, nil
+	return gateway.UpstreamTransport(&gateway.Route{UpstreamCAs: pool, UpstreamCertificate: tlsx.NewHolder(cert)})
 }
 
 // startBare serves a bare httputil.ReverseProxy (Rewrite: SetURL,

@@ -106,7 +106,7 @@ func BenchmarkHandlerCacheHit(b *testing.B) {
 func BenchmarkBareReverseProxy(b *testing.B) {
 	e := newEnv(b, nil)
 	rt := e.gw.routes[0] // same transport settings as a gateway route
-	tr, err := newTransport(&rt.Route)
+	tr, err := UpstreamTransport(&rt.Route)
 	if err != nil {
 		b.Fatal(err)
 	}

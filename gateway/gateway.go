@@ -135,7 +135,7 @@ func (g *Gateway) newRoute(r *Route, byName map[string]*asState) (*route, error)
 			return nil, fmt.Errorf("gateway: route %q: %w", r.Prefix, err)
 		}
 		rt.upstream = u
-		tr, err := newTransport(r)
+		tr, err := UpstreamTransport(r)
 		if err != nil {
 			return nil, fmt.Errorf("gateway: route %q: %w", r.Prefix, err)
 		}

@@ -26,10 +26,11 @@ type forward struct {
 
 type forwardKey struct{}
 
-// newTransport is the upstream transport of a route: FAPI TLS policy,
+// UpstreamTransport is the upstream transport of a route: FAPI TLS policy,
 // upstream CA bundle, our client certificate, HTTP/2, and an idle pool
-// sized for a busy gateway.
-func newTransport(rt *Route) (*http.Transport, error) {
+// sized for a busy gateway. The benchmark's bare-proxy baseline uses it
+// too, so that both forward over the same transport.
+func UpstreamTransport(rt *Route) (*http.Transport, error) {
 	tc, err := tlsx.ClientConfig(tlsx.ClientOptions{
 		RootCAs: rt.UpstreamCAs, Source: rt.UpstreamCertificate, ServerName: rt.UpstreamServerName,
 	})
