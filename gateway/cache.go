@@ -37,13 +37,20 @@ type entry struct {
 	negative bool
 	expires  int64 // entry dropped at this Unix nanosecond
 	exp      int64 // token exp in Unix nanoseconds; 0 = none
-	jwt      string
+	jwt      string // the JWT to forward: bearer without its "Bearer " prefix
+	bearer   string // "Bearer " + jwt, built once, not on every request
 	scopes   []string
 	aud      []string
 	x5t, jkt string
 
 	key        cacheKey
 	prev, next *entry // LRU list of the shard
+}
+
+// setJWT stores the JWT to forward and its Authorization value in one string.
+func (e *entry) setJWT(jwt string) {
+	e.bearer = "Bearer " + jwt
+	e.jwt = e.bearer[len("Bearer "):]
 }
 
 const cacheShards = 32

@@ -215,7 +215,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		if cred.kind == CredentialCookie {
 			f.cors = g.corsOrigin(r, rt)
 		}
-		f.jwt = e.jwt
+		f.jwt, f.bearer = e.jwt, e.bearer
 		// A token bound to the deployment key goes upstream with a proof
 		// the gateway signs (DESIGN §4 step 6); authorize has refused
 		// every other jkt-bound token the route cannot forward.

@@ -73,6 +73,12 @@ func (g *Gateway) lookup(ctx context.Context, as *asState, token string) (*entry
 	if e := g.cache.get(key, now); e != nil {
 		return e, nil
 	}
+	return g.miss(ctx, as, token, key, now)
+}
+
+// miss is lookup's slow path, kept apart so that the key does not escape to
+// the heap on a cache hit (the closure below captures it).
+func (g *Gateway) miss(ctx context.Context, as *asState, token string, key cacheKey, now time.Time) (*entry, error) {
 	if wait, open := g.breaker.allow(now); open {
 		return nil, &introspectionError{err: fmt.Errorf("%w: circuit open", ErrUnavailable), retry: wait}
 	}
@@ -174,12 +180,12 @@ func (g *Gateway) newEntry(as *asState, in *Introspection, now time.Time) (*entr
 		if err != nil {
 			return nil, 0, err
 		}
-		e.jwt = jwt
+		e.setJWT(jwt)
 	default:
 		if in.JWT == "" {
 			return nil, 0, fmt.Errorf("%w: no JWT to forward (use forward mode mint)", ErrBadAnswer)
 		}
-		e.jwt = in.JWT
+		e.setJWT(in.JWT)
 	}
 	ttl := g.cfg.Cache.MaxTTL
 	if in.HasMaxAge {

@@ -18,6 +18,7 @@ import (
 type forward struct {
 	path     string // canonical escaped path
 	jwt      string // "" for anonymous routes
+	bearer   string // "Bearer " + jwt
 	clientIP string
 	trusted  bool   // the peer is a trusted proxy
 	cors     string // origin to allow on the answer (cookie requests)
@@ -138,7 +139,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest, target *url.URL, rt *route,
 	case f.dpop:
 		h.Set("Authorization", "DPoP "+f.jwt) // the DPoP header is added by dpopTransport
 	default:
-		h.Set("Authorization", "Bearer "+f.jwt)
+		h.Set("Authorization", f.bearer)
 	}
 }
 
