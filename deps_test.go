@@ -113,3 +113,24 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemonLinksNoSmallstepCertificates keeps smallstep's CA packages out of
+// the fapid binary: linking them alone (their package initialisation) costs
+// most of the idle-memory budget of DESIGN §7. The online CA they provide
+// runs as the separate fapid-ca command (pki/online); fapid talks to it with
+// pki.Client over HTTPS.
+func TestDaemonLinksNoSmallstepCertificates(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./cmd/fapid").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list -deps found only %d packages", len(deps))
+	}
+	for _, d := range deps {
+		if d == "github.com/smallstep/certificates" || strings.HasPrefix(d, "github.com/smallstep/certificates/") {
+			t.Errorf("cmd/fapid links %s: keep smallstep's CA in fapid-ca (pki/online)", d)
+		}
+	}
+}

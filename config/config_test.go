@@ -71,6 +71,8 @@ func TestLoadProblems(t *testing.T) {
 		{"two documents", base + "---\nlog: {}\n", []string{"only one YAML document"}},
 		{"empty", "", []string{"empty configuration"}},
 		{"nothing to run", "log: {level: info}\n", []string{"nothing to run"}},
+		{"online CA is fapid-ca, not the daemon", base + "pki:\n  dir: p\n  serve: {address: 127.0.0.1:9000}\n", []string{
+			`:5: pki.serve: unknown key "serve"`}},
 		{"embedded needs ca", base + "certificates:\n  e:\n    embedded: {common_name: x, usage: [server]}\n", []string{
 			`:5: certificates.e.embedded: needs pki.dir`}},
 		{"embedded needs sans", base + "pki: {dir: p}\ncertificates:\n  e:\n    embedded: {common_name: x, usage: [server]}\n", []string{

@@ -14,9 +14,6 @@ func Defaults(f *File) {
 	if f.ShutdownGrace == 0 {
 		f.ShutdownGrace = 15 * time.Second
 	}
-	if f.PKI != nil && f.PKI.Serve != nil && f.PKI.Serve.Provisioner == "" {
-		f.PKI.Serve.Provisioner = "fapid"
-	}
 	for name, c := range f.Certificates {
 		if e := c.Embedded; e != nil {
 			d := *e

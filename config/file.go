@@ -30,18 +30,11 @@ type Ops struct {
 	Certificate string `yaml:"certificate"`
 }
 
-// PKI is the embedded certificate authority (see `fapid pki init`).
+// PKI is the embedded certificate authority (see `fapid pki init`). The
+// online CA is not part of the daemon: it runs as `fapid-ca serve`, and
+// certificates reach it through certificates.NAME.embedded.ca_url.
 type PKI struct {
-	Dir   string    `yaml:"dir"`
-	Serve *PKIServe `yaml:"serve"`
-}
-
-// PKIServe runs the online CA (smallstep) inside the daemon.
-type PKIServe struct {
-	Address        string    `yaml:"address"`
-	DNSNames       []string  `yaml:"dns_names"`
-	Provisioner    string    `yaml:"provisioner"`
-	ProvisionerKey SecretRef `yaml:"provisioner_key"`
+	Dir string `yaml:"dir"`
 }
 
 // Certificate is a named certificate source: files on disk (reloaded when

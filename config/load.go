@@ -308,9 +308,6 @@ func resolvePaths(f *File, dir string) {
 	}
 	if f.PKI != nil {
 		abs(&f.PKI.Dir)
-		if f.PKI.Serve != nil {
-			ref(&f.PKI.Serve.ProvisionerKey)
-		}
 	}
 	for name, c := range f.Certificates {
 		abs(&c.CertFile)

@@ -35,8 +35,8 @@ func Validate(f *File) Problems {
 	}
 	v.modes(f)
 	v.distinctAddresses(f)
-	if len(f.Listeners) == 0 && f.Ops.Address == "" && (f.PKI == nil || f.PKI.Serve == nil) {
-		v.add("listeners", "nothing to run: configure at least one listener, ops.address or pki.serve")
+	if len(f.Listeners) == 0 && f.Ops.Address == "" {
+		v.add("listeners", "nothing to run: configure at least one listener or ops.address")
 	}
 	return v.probs
 }
@@ -138,11 +138,6 @@ func (v *validator) pki(f *File) {
 		return
 	}
 	v.required("pki.dir", f.PKI.Dir)
-	if s := f.PKI.Serve; s != nil {
-		v.hostPort("pki.serve.address", s.Address)
-		v.required("pki.serve.provisioner", s.Provisioner)
-		v.secret("pki.serve.provisioner_key", s.ProvisionerKey, "file")
-	}
 }
 
 func (v *validator) certificate(f *File, name string, c Certificate) {
@@ -226,7 +221,4 @@ func (v *validator) distinctAddresses(f *File) {
 		use(fmt.Sprintf("listeners[%d].address", i), l.Address)
 	}
 	use("ops.address", f.Ops.Address)
-	if f.PKI != nil && f.PKI.Serve != nil {
-		use("pki.serve.address", f.PKI.Serve.Address)
-	}
 }

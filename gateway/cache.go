@@ -35,8 +35,8 @@ func makeKey(as uint16, token string) cacheKey {
 // signed, so a hit needs no JSON and no signature work.
 type entry struct {
 	negative bool
-	expires  int64 // entry dropped at this Unix nanosecond
-	exp      int64 // token exp in Unix nanoseconds; 0 = none
+	expires  int64  // entry dropped at this Unix nanosecond
+	exp      int64  // token exp in Unix nanoseconds; 0 = none
 	jwt      string // the JWT to forward: bearer without its "Bearer " prefix
 	bearer   string // "Bearer " + jwt, built once, not on every request
 	scopes   []string

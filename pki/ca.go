@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/smallstep/certificates/authority"
 	"go.step.sm/crypto/keyutil"
 	"go.step.sm/crypto/x509util"
 )
@@ -56,14 +55,13 @@ type InitOptions struct {
 
 // CA is a two-level certificate authority (root and intermediate, EC P-256)
 // kept in a directory. Leaves are signed in-process by the intermediate
-// through smallstep's embedded authority. The root key is never loaded by
+// with go.step.sm/crypto/x509util. The root key is never loaded by
 // [Open]; it is needed only at [Init].
 type CA struct {
 	dir          string
 	root         *x509.Certificate
 	intermediate *x509.Certificate
 	signer       crypto.Signer
-	auth         *authority.Authority
 	now          func() time.Time
 }
 
@@ -213,15 +211,7 @@ func Open(dir string) (*CA, error) {
 	case !publicKeysEqual(signer.Public(), inter.PublicKey):
 		return nil, fmt.Errorf("%w: %s: intermediate key does not match its certificate", ErrBadCA, dir)
 	}
-	auth, err := authority.NewEmbedded(
-		authority.WithX509RootCerts(root),
-		authority.WithX509Signer(inter, signer),
-		authority.WithQuietInit(),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("pki: open %s: %w", dir, err)
-	}
-	return &CA{dir: dir, root: root, intermediate: inter, signer: signer, auth: auth, now: time.Now}, nil
+	return &CA{dir: dir, root: root, intermediate: inter, signer: signer, now: time.Now}, nil
 }
 
 // Dir returns the CA directory.

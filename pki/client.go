@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -19,10 +20,19 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smallstep/certificates/api"
-	"github.com/smallstep/certificates/authority/provisioner"
 	"go.step.sm/crypto/jose"
 	"go.step.sm/crypto/pemutil"
+)
+
+// DefaultProvisionerName is the JWK provisioner's default name, the "iss" of
+// one-time tokens.
+const DefaultProvisionerName = "fapid"
+
+// Token claims asking the online CA's provisioner template for the extended
+// key usages serverAuth and clientAuth ("true" or "false").
+const (
+	ClaimServer = "fapid_server"
+	ClaimClient = "fapid_client"
 )
 
 // tokenLifetime is the validity of a one-time token.
@@ -31,13 +41,16 @@ const tokenLifetime = 5 * time.Minute
 // maxResponseSize bounds the body read from the online CA.
 const maxResponseSize = 1 << 20
 
-// Client obtains certificates from the online CA ([Server]) over HTTPS,
+// Client obtains certificates from the online CA (package pki/online, the
+// fapid-ca command) over HTTPS,
 // trusting only the given root, authenticating each request with a one-time
 // token signed by the provisioner key.
 //
-// It speaks the CA's /1.0/sign protocol directly with net/http rather than
-// through smallstep's ca.Client, which would also pick up an ambient step
-// identity from $STEPPATH.
+// It speaks the CA's /1.0/sign protocol directly with net/http and
+// encoding/json rather than through smallstep's ca.Client (which would also
+// pick up an ambient step identity from $STEPPATH) or its api types: linking
+// any github.com/smallstep/certificates package into fapid costs idle memory
+// (DESIGN §7).
 type Client struct {
 	sign    string // https://host:port/1.0/sign
 	prov    string
@@ -65,7 +78,7 @@ func NewClient(caURL, rootFile, provisionerName, provisionerKeyFile string) (*Cl
 	if err != nil {
 		return nil, err
 	}
-	key, err := loadProvisionerKey(provisionerKeyFile)
+	key, err := LoadProvisionerKey(provisionerKeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -151,10 +164,10 @@ func (c *Client) post(ctx context.Context, r IssueRequest, csr *x509.Certificate
 	if err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(&api.SignRequest{
-		CsrPEM:   api.CertificateRequest{CertificateRequest: csr},
+	body, err := json.Marshal(&signRequest{
+		CSR:      string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw})),
 		OTT:      ott,
-		NotAfter: provisioner.NewTimeDuration(notAfter),
+		NotAfter: notAfter,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pki: client: %w", err)
@@ -182,15 +195,56 @@ func (c *Client) post(ctx context.Context, r IssueRequest, csr *x509.Certificate
 	return parseSignResponse(b)
 }
 
+// signRequest is the body of POST /1.0/sign (smallstep api.SignRequest):
+// the CSR in PEM, the one-time token and the requested NotAfter (RFC 3339).
+type signRequest struct {
+	CSR      string    `json:"csr"`
+	OTT      string    `json:"ott"`
+	NotAfter time.Time `json:"notAfter"`
+}
+
+// signResponse is the CA's answer (smallstep api.SignResponse): the leaf,
+// the issuing CA and the whole chain, each a PEM certificate.
+type signResponse struct {
+	Crt       pemCert   `json:"crt"`
+	CA        pemCert   `json:"ca"`
+	CertChain []pemCert `json:"certChain"`
+}
+
+// pemCert is a certificate encoded as a JSON string holding one PEM block;
+// null or "" leave it nil.
+type pemCert struct{ *x509.Certificate }
+
+func (c *pemCert) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return errors.New("error decoding certificate")
+	}
+	if s == "" {
+		c.Certificate = nil
+		return nil
+	}
+	block, _ := pem.Decode([]byte(s))
+	if block == nil {
+		return errors.New("error decoding certificate")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("error decoding certificate: %w", err)
+	}
+	c.Certificate = cert
+	return nil
+}
+
 // parseSignResponse decodes the CA's answer: the chain must hold a leaf and
 // at least one intermediate.
 func parseSignResponse(b []byte) ([]*x509.Certificate, error) {
-	var sr api.SignResponse
+	var sr signResponse
 	if err := json.Unmarshal(b, &sr); err != nil {
 		return nil, fmt.Errorf("pki: client: malformed sign response: %w", err)
 	}
 	var chain []*x509.Certificate
-	for _, c := range sr.CertChainPEM {
+	for _, c := range sr.CertChain {
 		if c.Certificate == nil {
 			return nil, errors.New("pki: client: malformed sign response: empty certificate")
 		}
@@ -247,8 +301,8 @@ func (c *Client) token(r IssueRequest, csr *x509.CertificateRequest) (string, er
 	extra := map[string]any{
 		"sans":      r.SANs,
 		"cnf":       map[string]string{"x5rt#S256": base64.RawURLEncoding.EncodeToString(sum[:])},
-		claimServer: r.Server,
-		claimClient: r.Client,
+		ClaimServer: r.Server,
+		ClaimClient: r.Client,
 	}
 	tok, err := jose.Signed(c.signer).Claims(claims).Claims(extra).CompactSerialize()
 	if err != nil {

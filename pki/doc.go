@@ -1,6 +1,9 @@
-// Package pki is fapid's embedded certificate authority, built on smallstep's
-// certificates (https://github.com/smallstep/certificates, v0.30.2) and
-// go.step.sm/crypto (x509util, keyutil, pemutil, jose).
+// Package pki is fapid's embedded certificate authority, built on
+// smallstep's go.step.sm/crypto (x509util, keyutil, pemutil, jose). It links
+// no github.com/smallstep/certificates package: their package initialisation
+// alone would cost the fapid daemon most of its idle-memory budget (DESIGN
+// §7). The online CA server lives in package pki/online (the fapid-ca
+// command).
 //
 // # Layout
 //
@@ -11,8 +14,8 @@
 //
 // # Issuing
 //
-// [CA.Issue] signs a leaf in-process through smallstep's embedded authority
-// (authority.NewEmbedded). A leaf carries a common name, subject alternative
+// [CA.Issue] signs a leaf in-process with the intermediate key, from
+// x509util's default leaf template. A leaf carries a common name, subject alternative
 // names split into DNS names, IP addresses, URIs and e-mail addresses, and
 // exactly the extended key usages asked for: id-kp-serverAuth and/or
 // id-kp-clientAuth (RFC 5280 §4.2.1.12). A serverAuth-only certificate is
@@ -24,17 +27,16 @@
 //
 // # Online CA
 //
-// [NewServer] runs smallstep's CA server (ca.New) over HTTPS with one JWK
-// provisioner. Its key is a private JWK (RFC 7517, EC P-256, "kid" = RFC 7638
-// thumbprint) in a JSON file with mode 0600 and no password: the file mode is
-// its only protection, like the CA keys beside it. The server creates it on
-// first start when absent. [Client] proves possession of the same key with a
-// one-time token (a short-lived ES256 JWT with a unique jti, bound to the CSR
-// by its SHA-256 fingerprint, "cnf":{"x5rt#S256":…}) and posts a CSR to
-// /1.0/sign. The provisioner's certificate template sets the extended key
-// usages from the token, so the online CA honours Server/Client exactly as the
-// in-process CA does. Renewal through /renew is disabled: a certificate is
-// renewed by asking for a new one.
+// [Client] obtains certificates from the online CA (pki/online, run by
+// fapid-ca) over HTTPS, trusting only the CA's root. It proves possession of
+// the JWK provisioner's key (RFC 7517, EC P-256, in a 0600 JSON file without
+// password) with a one-time token (a short-lived ES256 JWT, RFC 7519, with a
+// unique jti, bound to the CSR by its SHA-256 fingerprint,
+// "cnf":{"x5rt#S256":…}) and posts the CSR to /1.0/sign, speaking smallstep's
+// JSON protocol with encoding/json. The token carries the requested
+// extended key usages ([ClaimServer], [ClaimClient]), which the provisioner's
+// certificate template grants exactly, so the online CA honours Server/Client
+// as the in-process CA does. A certificate is renewed by asking for a new one.
 //
 // # Renewing
 //
@@ -45,8 +47,5 @@
 // failure. Connections already open keep the certificate they were set up
 // with; new handshakes get the new one.
 //
-// The package never logs. Errors never contain key material or tokens. Note
-// that smallstep's ca package, used by [Server], writes through the standard
-// library's log package even when quiet: one line when the server is built,
-// one when it starts serving, and net/http's TLS handshake errors.
+// The package never logs. Errors never contain key material or tokens.
 package pki

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/smallstep/certificates/authority/provisioner"
 	"go.step.sm/crypto/keyutil"
 	"go.step.sm/crypto/x509util"
 )
@@ -100,8 +99,8 @@ func WriteIssued(i *Issued, certPath, keyPath string) error {
 	return nil
 }
 
-// Issue signs a leaf in-process with the intermediate, through smallstep's
-// embedded authority (authority.NewEmbedded).
+// Issue signs a leaf in-process with the intermediate (x509util's default
+// leaf template, then exactly the requested usages and validity).
 func (ca *CA) Issue(ctx context.Context, r IssueRequest) (*Issued, error) {
 	r, err := r.normalize()
 	if err != nil {
@@ -123,21 +122,37 @@ func (ca *CA) Issue(ctx context.Context, r IssueRequest) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := provisioner.TemplateOptions(nil, x509util.CreateTemplateData(r.CommonName, r.SANs))
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pki: issue: %w", err)
 	}
-	eku := r.extKeyUsage()
-	modify := provisioner.CertificateModifierFunc(func(c *x509.Certificate, _ provisioner.SignOptions) error {
-		c.ExtKeyUsage = eku
-		c.NotBefore, c.NotAfter = notBefore.UTC(), notAfter.UTC()
-		return nil
-	})
-	chain, err := ca.auth.SignWithContext(ctx, csr, provisioner.SignOptions{}, tmpl, modify)
+	chain, err := ca.sign(csr, r, notBefore, notAfter)
 	if err != nil {
 		return nil, fmt.Errorf("pki: issue: %w", err)
 	}
 	return newIssued(chain, key, r, ca.RootPool(), now)
+}
+
+// sign builds the leaf from x509util's default leaf template (subject CN,
+// SANs, digitalSignature and, for RSA keys, keyEncipherment), sets exactly the
+// requested extended key usages and the validity, and signs it with the
+// intermediate. It returns leaf + intermediate.
+func (ca *CA) sign(csr *x509.CertificateRequest, r IssueRequest, notBefore, notAfter time.Time) ([]*x509.Certificate, error) {
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("invalid certificate request: %w", err)
+	}
+	crt, err := x509util.NewCertificate(csr, x509util.WithTemplate(x509util.DefaultLeafTemplate,
+		x509util.CreateTemplateData(r.CommonName, r.SANs)))
+	if err != nil {
+		return nil, err
+	}
+	leaf := crt.GetCertificate()
+	leaf.ExtKeyUsage = r.extKeyUsage()
+	leaf.NotBefore, leaf.NotAfter = notBefore.UTC(), notAfter.UTC()
+	cert, err := x509util.CreateCertificate(leaf, ca.intermediate, leaf.PublicKey, ca.signer)
+	if err != nil {
+		return nil, err
+	}
+	return []*x509.Certificate{cert, ca.intermediate}, nil
 }
 
 // normalize validates r and fills defaults.

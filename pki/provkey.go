@@ -1,17 +1,13 @@
 package pki
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"go.step.sm/crypto/jose"
-	"go.step.sm/crypto/keyutil"
 )
 
 // ProvisionerKeyFileName is the default provisioner key file inside the CA
@@ -21,8 +17,10 @@ const ProvisionerKeyFileName = "provisioner_key.json"
 // ErrBadProvisionerKey wraps every problem with a provisioner key file.
 var ErrBadProvisionerKey = errors.New("pki: invalid provisioner key")
 
-// loadProvisionerKey reads a private EC P-256 JWK from path.
-func loadProvisionerKey(path string) (*jose.JSONWebKey, error) {
+// LoadProvisionerKey reads the provisioner's private JWK (EC P-256, with a
+// kid) from path. Every error wraps [ErrBadProvisionerKey]; a missing file
+// also wraps fs.ErrNotExist.
+func LoadProvisionerKey(path string) (*jose.JSONWebKey, error) {
 	b, err := readLimited(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadProvisionerKey, err)
@@ -54,42 +52,4 @@ func parseProvisionerKey(b []byte) (*jose.JSONWebKey, error) {
 	}
 	k.Algorithm = jose.ES256
 	return &k, nil
-}
-
-// generateProvisionerKey creates path (0600, refusing to overwrite) holding a
-// new private JWK, and returns it.
-func generateProvisionerKey(path string) (*jose.JSONWebKey, error) {
-	s, err := keyutil.GenerateDefaultSigner()
-	if err != nil {
-		return nil, fmt.Errorf("pki: provisioner key: %w", err)
-	}
-	k := &jose.JSONWebKey{Key: s, Algorithm: jose.ES256, Use: "sig"}
-	tp, err := k.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return nil, fmt.Errorf("pki: provisioner key: %w", err)
-	}
-	k.KeyID = base64.RawURLEncoding.EncodeToString(tp)
-	b, err := json.Marshal(k)
-	if err != nil {
-		return nil, errors.New("pki: provisioner key: cannot encode")
-	}
-	if err := writeExclusive(path, append(b, '\n'), 0o600); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-// loadOrCreateProvisionerKey loads path, or creates it when it does not
-// exist. created reports which happened.
-func loadOrCreateProvisionerKey(path string) (k *jose.JSONWebKey, created bool, err error) {
-	k, err = loadProvisionerKey(path)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return k, false, err
-	}
-	k, err = generateProvisionerKey(path)
-	if errors.Is(err, ErrExists) { // lost a race with another starter
-		k, err = loadProvisionerKey(path)
-		return k, false, err
-	}
-	return k, err == nil, err
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/cillers/fapid/config"
 	"github.com/cillers/fapid/internal/tlsx"
-	"github.com/cillers/fapid/pki"
 )
 
 // Server timeouts for every listener.
@@ -43,23 +42,6 @@ func runDaemon(parent context.Context, cfg *config.File, log *slog.Logger) error
 			err = errors.Join(err, werr)
 		}
 		return err
-	}
-
-	if cfg.PKI != nil && cfg.PKI.Serve != nil {
-		s := cfg.PKI.Serve
-		ca, err := pki.NewServer(pki.ServerOptions{
-			Dir: cfg.PKI.Dir, Addr: s.Address, DNSNames: s.DNSNames,
-			ProvisionerName: s.Provisioner, ProvisionerKeyFile: s.ProvisionerKey.Path(),
-		})
-		if err != nil {
-			return fmt.Errorf("pki.serve: %w", err)
-		}
-		g.Go(func() error { return ca.Run(gctx) })
-		// Certificates below may come from this CA: wait until it answers.
-		if err := ca.WaitReady(gctx); err != nil {
-			return fail(fmt.Errorf("pki.serve: %w", err))
-		}
-		log.Info("online CA listening", "url", ca.URL(), "provisioner", s.Provisioner)
 	}
 
 	certs, err := startCertificates(gctx, cfg, log)

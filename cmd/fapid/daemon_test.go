@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cillers/fapid/pki"
+	"github.com/cillers/fapid/pki/online"
 )
 
 // freeAddr returns a loopback address that was free a moment ago.
@@ -203,17 +205,39 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// TestDaemonOnlineCA runs the online CA inside the daemon and takes a listener
-// certificate from it over HTTPS with the JWK provisioner.
+// TestDaemonOnlineCA runs the online CA (pki/online, what fapid-ca serve
+// runs) beside the daemon and has the daemon take a listener certificate from
+// it over HTTPS with the JWK provisioner (certificates.*.embedded.ca_url).
 func TestDaemonOnlineCA(t *testing.T) {
+	log.SetOutput(io.Discard) // smallstep's ca package logs through the standard logger
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
 	dir := t.TempDir()
 	ca := testPKI(t, dir)
-	caAddr, edge, ops := freeAddr(t), freeAddr(t), freeAddr(t)
+	srv, err := online.NewServer(online.ServerOptions{
+		Dir: ca.Dir(), Addr: "127.0.0.1:0", ProvisionerKeyFile: filepath.Join(dir, "pki", "provisioner.json"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCtx, caCancel := context.WithCancel(context.Background())
+	caDone := make(chan error, 1)
+	go func() { caDone <- srv.Run(caCtx) }()
+	t.Cleanup(func() {
+		caCancel()
+		if err := <-caDone; err != nil {
+			t.Errorf("online CA: %v", err)
+		}
+	})
+	wctx, wcancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer wcancel()
+	if err := srv.WaitReady(wctx); err != nil {
+		t.Fatal(err)
+	}
+	edge, ops := freeAddr(t), freeAddr(t)
 	cfgPath := filepath.Join(dir, "fapid.yaml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`ops: {address: %q}
 pki:
   dir: pki
-  serve: {address: %q, provisioner: fapid, provisioner_key: file:pki/provisioner.json}
 certificates:
   edge:
     embedded:
@@ -221,12 +245,12 @@ certificates:
       sans: [127.0.0.1]
       usage: [server]
       lifetime: 10m
-      ca_url: https://%s
+      ca_url: %s
       root_file: pki/root_ca.crt
       provisioner_key: file:pki/provisioner.json
 listeners:
   - {name: edge, address: %q, certificate: edge}
-`, ops, caAddr, caAddr, edge)), 0o600)
+`, ops, srv.URL(), edge)), 0o600)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)

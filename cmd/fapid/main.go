@@ -59,7 +59,7 @@ func commands() []command {
 	return []command{
 		{"run", "start the daemon with the modes the configuration enables", runCommand},
 		{"check", "validate a configuration and list the FAPI 2.0 requirements it meets", checkCommand},
-		{"pki", "manage the embedded PKI (init, issue, serve)", pkiCommand},
+		{"pki", "manage the embedded PKI (init, issue; the online CA is fapid-ca)", pkiCommand},
 		{"demo", "run the whole architecture locally (PKI, authorization server, agent, gateway, API, SPA)", demoCommand},
 		{"conformance", "run the FAPI 2.0 client conformance harness (--oidf: print the OpenID suite plan)", conformanceCommand},
 		{"version", "print the version", versionCommand},

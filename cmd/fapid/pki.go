@@ -20,16 +20,19 @@ const pkiUsage = `Usage:
 Subcommands:
   init    create a root and an intermediate CA (EC P-256) in a directory
   issue   issue a server and/or client certificate from the CA in a directory
-  serve   run the online CA (smallstep) with a JWK provisioner until stopped
 
 Run 'fapid pki <subcommand> --help' for its flags.
+
+The online CA (smallstep's CA server with a JWK provisioner) is a separate
+command that runs beside fapid: 'fapid-ca serve --dir DIR --listen HOST:PORT'.
+Point certificates.NAME.embedded.ca_url at it.
 `
 
 // pkiCommand implements `fapid pki …`; args are those after "pki".
 func pkiCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, pkiUsage)
-		return usageError("pki needs a subcommand: init, issue or serve")
+		return usageError("pki needs a subcommand: init or issue")
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
@@ -40,9 +43,9 @@ func pkiCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "issue":
 		return pkiIssue(ctx, args[1:], stdout)
 	case "serve":
-		return pkiServe(ctx, args[1:], stdout)
+		return usageError("pki serve: the online CA is the separate command 'fapid-ca serve'")
 	}
-	return usageError("pki: unknown subcommand %q (want init, issue or serve)", args[0])
+	return usageError("pki: unknown subcommand %q (want init or issue)", args[0])
 }
 
 func pkiInit(args []string, stdout io.Writer) error {
@@ -140,51 +143,4 @@ func pkiIssue(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "  certificate  %s (leaf + intermediate)\n", crt)
 	fmt.Fprintf(stdout, "  private key  %s (mode 0600)\n", key)
 	return nil
-}
-
-func pkiServe(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlagSet("pki serve", "pki serve --dir DIR [--listen HOST:PORT] [--provisioner NAME] [--provisioner-key FILE] [--dns-name NAME…]", stdout)
-	dir := fs.String("dir", "", "CA directory (see 'fapid pki init')")
-	listen := fs.String("listen", "127.0.0.1:9000", "address to listen on (port 0 picks a free port)")
-	prov := fs.String("provisioner", pki.DefaultProvisionerName, "name of the JWK provisioner (the token issuer)")
-	provKey := fs.String("provisioner-key", "", "provisioner private JWK file, created (0600, no password) when absent (default DIR/"+pki.ProvisionerKeyFileName+")")
-	dnsNames := fs.StringArray("dns-name", nil, "name or IP in the CA's own TLS certificate; the first is used in its URL; repeatable (default: the --listen host)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	switch {
-	case fs.NArg() > 0:
-		return usageError("pki serve: unexpected argument %q", fs.Arg(0))
-	case *dir == "":
-		return usageError("pki serve: --dir is required")
-	case *prov == "":
-		return usageError("pki serve: --provisioner must not be empty")
-	}
-	srv, err := pki.NewServer(pki.ServerOptions{
-		Dir: *dir, Addr: *listen, ProvisionerName: *prov, ProvisionerKeyFile: *provKey, DNSNames: *dnsNames,
-	})
-	if err != nil {
-		return err
-	}
-	if srv.ProvisionerKeyCreated() {
-		fmt.Fprintf(stdout, "Created provisioner key %s (mode 0600)\n", srv.ProvisionerKeyFile())
-	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- srv.Run(ctx) }()
-	readyCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ready := make(chan error, 1)
-	go func() { ready <- srv.WaitReady(readyCtx) }()
-	select {
-	case err := <-runErr:
-		cancel()
-		<-ready
-		return err
-	case err := <-ready:
-		if err == nil {
-			fmt.Fprintf(stdout, "Online CA at %s (provisioner %q, key %s, root %s); stop with Ctrl-C\n",
-				srv.URL(), *prov, srv.ProvisionerKeyFile(), filepath.Join(*dir, pki.RootCertFile))
-		}
-	}
-	return <-runErr
 }

@@ -2,20 +2,14 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"io"
-	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/cillers/fapid/pki"
 )
@@ -156,7 +150,8 @@ func TestPKIUsage(t *testing.T) {
 		{"unknown", []string{"frobnicate"}, errUsage, ""},
 		{"init help", []string{"init", "-h"}, errHelp, "--root-lifetime"},
 		{"issue help", []string{"issue", "--help"}, errHelp, "--san"},
-		{"serve help", []string{"serve", "-h"}, errHelp, "--provisioner-key"},
+		{"help names fapid-ca", []string{"--help"}, errHelp, "fapid-ca serve"},
+		{"serve moved to fapid-ca", []string{"serve", "-h"}, errUsage, ""},
 		{"init without dir", []string{"init"}, errUsage, ""},
 		{"init bad flag", []string{"init", "--dir", dir, "--bogus"}, errUsage, ""},
 		{"init bad lifetime", []string{"init", "--dir", dir, "--root-lifetime", "1h", "--intermediate-lifetime", "2h"}, errUsage, ""},
@@ -178,69 +173,5 @@ func TestPKIUsage(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, pki.RootKeyFile)); err == nil {
 		t.Fatal("a usage error wrote files")
-	}
-}
-
-// pkiSyncBuffer is an io.Writer safe for the serve goroutine and the test.
-type pkiSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *pkiSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *pkiSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func TestPKIServe(t *testing.T) {
-	log.SetOutput(io.Discard) // smallstep's ca package logs through the standard logger
-	t.Cleanup(func() { log.SetOutput(os.Stderr) })
-	dir := filepath.Join(t.TempDir(), "ca")
-	if _, _, err := pkiRun(t, "init", "--dir", dir); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	var out pkiSyncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- pkiCommand(ctx, []string{"serve", "--dir", dir, "--listen", "127.0.0.1:0"}, &out, io.Discard)
-	}()
-	urlRE := regexp.MustCompile(`Online CA at (https://\S+) `)
-	var url string
-	for deadline := time.Now().Add(20 * time.Second); url == "" && time.Now().Before(deadline); {
-		select {
-		case err := <-done:
-			t.Fatalf("serve returned early: %v\n%s", err, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
-			url = m[1]
-		}
-	}
-	if url == "" {
-		t.Fatalf("serve did not report its URL:\n%s", out.String())
-	}
-	keyFile := filepath.Join(dir, pki.ProvisionerKeyFileName)
-	if !strings.Contains(out.String(), "Created provisioner key "+keyFile) {
-		t.Errorf("serve output:\n%s", out.String())
-	}
-	cl, err := pki.NewClient(url, filepath.Join(dir, pki.RootCertFile), "", keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.Issue(ctx, pki.IssueRequest{CommonName: "a", SANs: []string{"a.test"}, Client: true}); err != nil {
-		t.Fatal(err)
-	}
-	cl.Close()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve after cancel: %v", err)
 	}
 }

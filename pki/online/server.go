@@ -1,4 +1,4 @@
-package pki
+package online
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cillers/fapid/pki"
 	"github.com/smallstep/certificates/authority/config"
 	"github.com/smallstep/certificates/authority/provisioner"
 	"github.com/smallstep/certificates/ca"
@@ -19,17 +20,12 @@ import (
 
 // Defaults for the online CA.
 const (
-	DefaultProvisionerName = "fapid"
+	// DefaultProvisionerName is the JWK provisioner's default name.
+	DefaultProvisionerName = pki.DefaultProvisionerName
 	// DefaultServerMaxLifetime caps the lifetime the online CA grants.
 	DefaultServerMaxLifetime = 2160 * time.Hour
 	// serverMinLifetime is the shortest lifetime the online CA grants.
 	serverMinLifetime = time.Minute
-)
-
-// Token claims the provisioner template reads to set the extended key usage.
-const (
-	claimServer = "fapid_server"
-	claimClient = "fapid_client"
 )
 
 // leafTemplate is the JWK provisioner's x509util template. The token has been
@@ -45,15 +41,15 @@ const leafTemplate = `{
 	"keyUsage": ["digitalSignature"],
 {{- end }}
 {{- $eku := list }}
-{{- if eq (toString .Token.` + claimServer + `) "true" }}{{ $eku = append $eku "serverAuth" }}{{ end }}
-{{- if eq (toString .Token.` + claimClient + `) "true" }}{{ $eku = append $eku "clientAuth" }}{{ end }}
+{{- if eq (toString .Token.` + pki.ClaimServer + `) "true" }}{{ $eku = append $eku "serverAuth" }}{{ end }}
+{{- if eq (toString .Token.` + pki.ClaimClient + `) "true" }}{{ $eku = append $eku "clientAuth" }}{{ end }}
 {{- if not $eku }}{{ fail "the token asks for no extended key usage" }}{{ end }}
 	"extKeyUsage": {{ toJson $eku }}
 }`
 
 // ServerOptions configures [NewServer].
 type ServerOptions struct {
-	// Dir is the CA directory (see [Init]).
+	// Dir is the CA directory (see pki.Init).
 	Dir string
 	// Addr is host:port to listen on. Port 0 picks a free port when
 	// NewServer runs (the port is then fixed: smallstep binds the address
@@ -92,7 +88,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := Open(o.Dir)
+	c, err := pki.Open(o.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +104,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 		Claims: &provisioner.Claims{
 			MinTLSDur:                  &provisioner.Duration{Duration: serverMinLifetime},
 			MaxTLSDur:                  &provisioner.Duration{Duration: o.MaxLifetime},
-			DefaultTLSDur:              &provisioner.Duration{Duration: min(DefaultLeafLifetime, o.MaxLifetime)},
+			DefaultTLSDur:              &provisioner.Duration{Duration: min(pki.DefaultLeafLifetime, o.MaxLifetime)},
 			DisableRenewal:             ptr(true),
 			DisableSmallstepExtensions: ptr(true),
 			EnableSSHCA:                ptr(false),
@@ -117,8 +113,8 @@ func NewServer(o ServerOptions) (*Server, error) {
 	}
 	cfg := &config.Config{
 		Root:             []string{c.RootFile()},
-		IntermediateCert: filepath.Join(o.Dir, IntermediateCertFile),
-		IntermediateKey:  filepath.Join(o.Dir, IntermediateKeyFile),
+		IntermediateCert: filepath.Join(o.Dir, pki.IntermediateCertFile),
+		IntermediateKey:  filepath.Join(o.Dir, pki.IntermediateKeyFile),
 		Address:          o.Addr,
 		DNSNames:         o.DNSNames,
 		TLS: &config.TLSOptions{ // FAPI 2.0 §5.2.2 / RFC 9325
@@ -172,7 +168,7 @@ func (o ServerOptions) withDefaults() (ServerOptions, error) {
 		o.ProvisionerName = DefaultProvisionerName
 	}
 	if o.ProvisionerKeyFile == "" {
-		o.ProvisionerKeyFile = filepath.Join(o.Dir, ProvisionerKeyFileName)
+		o.ProvisionerKeyFile = filepath.Join(o.Dir, pki.ProvisionerKeyFileName)
 	}
 	if o.MaxLifetime == 0 {
 		o.MaxLifetime = DefaultServerMaxLifetime

@@ -1,4 +1,4 @@
-package pki
+package online
 
 import (
 	"context"
@@ -10,10 +10,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cillers/fapid/pki"
 )
 
 // startOnlineCA runs an online CA on a free loopback port until the test ends.
-func startOnlineCA(t *testing.T, o InitOptions) (ca *CA, srv *Server, keyFile string) {
+func startOnlineCA(t *testing.T, o pki.InitOptions) (ca *pki.CA, srv *Server, keyFile string) {
 	t.Helper()
 	ca = newTestCA(t, o)
 	keyFile = filepath.Join(t.TempDir(), "prov.json")
@@ -45,8 +47,8 @@ func startOnlineCA(t *testing.T, o InitOptions) (ca *CA, srv *Server, keyFile st
 }
 
 func TestOnlineCA(t *testing.T) {
-	ca, srv, keyFile := startOnlineCA(t, InitOptions{})
-	cl, err := NewClient(srv.URL(), ca.RootFile(), "", keyFile)
+	ca, srv, keyFile := startOnlineCA(t, pki.InitOptions{})
+	cl, err := pki.NewClient(srv.URL(), ca.RootFile(), "", keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,7 @@ func TestOnlineCA(t *testing.T) {
 		t.Run("issues "+tc.name, func(t *testing.T) { onlineIssue(t, ca, cl, tc.server, tc.client) })
 	}
 	t.Run("refuses lifetime above max", func(t *testing.T) {
-		_, err := cl.Issue(t.Context(), IssueRequest{CommonName: "a", SANs: []string{"a.test"}, Server: true, Lifetime: 10000 * time.Hour})
+		_, err := cl.Issue(t.Context(), pki.IssueRequest{CommonName: "a", SANs: []string{"a.test"}, Server: true, Lifetime: 10000 * time.Hour})
 		if err == nil || !strings.Contains(err.Error(), "403") {
 			t.Fatalf("got %v, want a 403", err)
 		}
@@ -75,22 +77,27 @@ func TestOnlineCA(t *testing.T) {
 		onlineRefused(t, srv.URL(), ca.RootFile(), other, "401")
 	})
 	t.Run("client refuses another root", func(t *testing.T) {
-		onlineRefused(t, srv.URL(), newTestCA(t, InitOptions{}).RootFile(), keyFile, "certificate")
+		onlineRefused(t, srv.URL(), newTestCA(t, pki.InitOptions{}).RootFile(), keyFile, "certificate")
 	})
 	t.Run("second server reuses the key, Close ends Run", func(t *testing.T) { onlineSecondServer(t, ca, keyFile) })
+	t.Run("generate refuses an existing key", func(t *testing.T) {
+		if _, err := generateProvisionerKey(keyFile); !errors.Is(err, pki.ErrExists) {
+			t.Errorf("generate over an existing key: %v", err)
+		}
+	})
 }
 
 // The online CA does not cap lifetimes by the intermediate; the client does,
 // asking again when the answer outlives the intermediate.
 func TestOnlineCALifetimeCappedByIntermediate(t *testing.T) {
-	ca, srv, keyFile := startOnlineCA(t, InitOptions{RootLifetime: 3 * time.Hour, IntermediateLifetime: 2 * time.Hour})
-	cl, err := NewClient(srv.URL(), ca.RootFile(), "", keyFile)
+	ca, srv, keyFile := startOnlineCA(t, pki.InitOptions{RootLifetime: 3 * time.Hour, IntermediateLifetime: 2 * time.Hour})
+	cl, err := pki.NewClient(srv.URL(), ca.RootFile(), "", keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
 	for range 2 { // the second request is capped from the start
-		iss, err := cl.Issue(t.Context(), IssueRequest{CommonName: "a", SANs: []string{"a.test"}, Client: true, Lifetime: 48 * time.Hour})
+		iss, err := cl.Issue(t.Context(), pki.IssueRequest{CommonName: "a", SANs: []string{"a.test"}, Client: true, Lifetime: 48 * time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,8 +107,8 @@ func TestOnlineCALifetimeCappedByIntermediate(t *testing.T) {
 	}
 }
 
-func onlineIssue(t *testing.T, ca *CA, cl *Client, server, client bool) {
-	iss, err := cl.Issue(t.Context(), IssueRequest{
+func onlineIssue(t *testing.T, ca *pki.CA, cl *pki.Client, server, client bool) {
+	iss, err := cl.Issue(t.Context(), pki.IssueRequest{
 		CommonName: "agent", SANs: []string{"agent.example.test", "127.0.0.1", "spiffe://fapid/agent"},
 		Server: server, Client: client, Lifetime: time.Hour,
 	})
@@ -120,18 +127,18 @@ func onlineIssue(t *testing.T, ca *CA, cl *Client, server, client bool) {
 }
 
 func onlineRefused(t *testing.T, url, rootFile, keyFile, want string) {
-	bad, err := NewClient(url, rootFile, "", keyFile)
+	bad, err := pki.NewClient(url, rootFile, "", keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer bad.Close()
-	_, err = bad.Issue(t.Context(), IssueRequest{CommonName: "a", SANs: []string{"a.test"}, Server: true})
+	_, err = bad.Issue(t.Context(), pki.IssueRequest{CommonName: "a", SANs: []string{"a.test"}, Server: true})
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("got %v, want an error with %q", err, want)
 	}
 }
 
-func onlineSecondServer(t *testing.T, ca *CA, keyFile string) {
+func onlineSecondServer(t *testing.T, ca *pki.CA, keyFile string) {
 	srv2, err := NewServer(ServerOptions{Dir: ca.Dir(), Addr: "127.0.0.1:0", ProvisionerKeyFile: keyFile})
 	if err != nil {
 		t.Fatal(err)
@@ -155,49 +162,6 @@ func onlineSecondServer(t *testing.T, ca *CA, keyFile string) {
 	if err := srv2.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-}
-
-func TestNewClientRejects(t *testing.T) {
-	ca := newTestCA(t, InitOptions{})
-	keyFile := filepath.Join(t.TempDir(), "prov.json")
-	if _, err := generateProvisionerKey(keyFile); err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range []string{"http://127.0.0.1:1", "https://", "https://u:p@h:1", "127.0.0.1:9000"} {
-		if _, err := NewClient(u, ca.RootFile(), "", keyFile); err == nil {
-			t.Errorf("NewClient(%q) accepted", u)
-		}
-	}
-	if _, err := NewClient("https://127.0.0.1:1", ca.RootFile(), "", filepath.Join(ca.Dir(), IntermediateKeyFile)); !errors.Is(err, ErrBadProvisionerKey) {
-		t.Errorf("PEM file as provisioner key: %v", err)
-	}
-	if _, err := generateProvisionerKey(keyFile); !errors.Is(err, ErrExists) {
-		t.Errorf("generate over an existing key: %v", err)
-	}
-	data, _ := os.ReadFile(keyFile)
-	if _, err := parseProvisionerKey(data); err != nil {
-		t.Errorf("parse generated key: %v", err)
-	}
-}
-
-func FuzzParseProvisionerKey(f *testing.F) {
-	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cLNazzl7Gm3UhWI8Eknqtk","kid":"k"}`))
-	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`))
-	f.Add([]byte(`{"kty":"oct","k":"AAAA","kid":"k"}`))
-	f.Add([]byte(`null`))
-	f.Add([]byte(`{`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		k, err := parseProvisionerKey(b)
-		if err != nil {
-			if strings.Contains(err.Error(), string(b)) && len(b) > 8 {
-				t.Fatalf("error quotes the input: %v", err)
-			}
-			return
-		}
-		if k.KeyID == "" || k.IsPublic() {
-			t.Fatal("accepted a key without kid or without private part")
-		}
-	})
 }
 
 // TestMain silences the standard logger: smallstep's ca package writes to it
