@@ -6,49 +6,30 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cillers/fapid/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		// After the first signal, restore the default handling: a second
-		// Ctrl-C or SIGTERM ends the process without waiting.
-		<-ctx.Done()
-		stop()
-	}()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(exitCode(err, os.Stderr))
-}
+func main() { cli.Main("fapid-ca", run) }
 
-// errUsage marks an error caused by how the command was called.
-var errUsage = errors.New("usage")
+// The shared command-line plumbing (internal/cli), under this command's names.
+var (
+	errUsage   = cli.ErrUsage
+	errHelp    = cli.ErrHelp
+	usageError = cli.UsageError
+	parseFlags = cli.ParseFlags
+)
 
-// errHelp is returned after help was printed on request.
-var errHelp = errors.New("help requested")
+func exitCode(err error, stderr io.Writer) int { return cli.ExitCode("fapid-ca", err, stderr) }
 
-// usageError returns an error that exits with status 2.
-func usageError(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
-}
-
-func exitCode(err error, stderr io.Writer) int {
-	switch {
-	case err == nil, errors.Is(err, errHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "fapid-ca: %v\nRun 'fapid-ca --help' for usage.\n", err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "fapid-ca: error: %v\n", err)
-		return 1
-	}
+// newFlagSet returns a FlagSet for "fapid-ca name" that reports errors
+// instead of exiting.
+func newFlagSet(name, usage string, stdout io.Writer) *pflag.FlagSet {
+	return cli.NewFlagSet("fapid-ca", name, usage, stdout)
 }
 
 const usage = `fapid-ca — fapid's online certificate authority (smallstep CA server with a

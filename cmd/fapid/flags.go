@@ -1,31 +1,18 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 
 	"github.com/spf13/pflag"
+
+	"github.com/cillers/fapid/internal/cli"
 )
 
-// newFlagSet returns a FlagSet that reports errors instead of exiting.
+// newFlagSet returns a FlagSet for "fapid name" that reports errors instead
+// of exiting.
 func newFlagSet(name, usage string, stdout io.Writer) *pflag.FlagSet {
-	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(stdout, "Usage: fapid %s\n\nFlags:\n%s", usage, fs.FlagUsages())
-	}
-	return fs
+	return cli.NewFlagSet("fapid", name, usage, stdout)
 }
 
 // parseFlags parses args, printing usage for --help.
-func parseFlags(fs *pflag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if errors.Is(err, pflag.ErrHelp) { // pflag has already printed the usage
-		return errHelp
-	}
-	if err != nil {
-		return usageError("%s: %v", fs.Name(), err)
-	}
-	return nil
-}
+var parseFlags = cli.ParseFlags
