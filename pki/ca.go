@@ -96,7 +96,7 @@ func Init(dir string, o InitOptions) (*CA, error) {
 		if i%2 == 0 {
 			perm = 0o600 // keys
 		}
-		if err := writeExclusive(path, files[i], perm); err != nil {
+		if err := WriteFileExclusive(path, files[i], perm); err != nil {
 			for _, p := range written {
 				_ = os.Remove(p)
 			}

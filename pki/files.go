@@ -17,10 +17,11 @@ import (
 // provisioner key) before it is parsed.
 const maxFileSize = 1 << 20
 
-// writeExclusive creates path with perm and writes data; it fails with
+// WriteFileExclusive creates path with perm and writes data; it fails with
 // ErrExists if path exists (O_EXCL, so a concurrent writer cannot be
-// clobbered either). A partly written file is removed.
-func writeExclusive(path string, data []byte, perm fs.FileMode) error {
+// clobbered either). A partly written file is removed. Keys are written
+// with it (mode 0600) so that no key file is ever overwritten.
+func WriteFileExclusive(path string, data []byte, perm fs.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("%w: %s", ErrExists, path)

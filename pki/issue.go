@@ -89,10 +89,10 @@ func WriteIssued(i *Issued, certPath, keyPath string) error {
 			return fmt.Errorf("%w: %s", ErrExists, p)
 		}
 	}
-	if err := writeExclusive(keyPath, i.KeyPEM, 0o600); err != nil {
+	if err := WriteFileExclusive(keyPath, i.KeyPEM, 0o600); err != nil {
 		return err
 	}
-	if err := writeExclusive(certPath, i.CertPEM, 0o644); err != nil {
+	if err := WriteFileExclusive(certPath, i.CertPEM, 0o644); err != nil {
 		_ = os.Remove(keyPath)
 		return err
 	}

@@ -3,21 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
-	"runtime/debug"
+
+	"github.com/cillers/fapid/internal/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = ""
 
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
+func versionString() string { return cli.Version(version) }
 
 func versionCommand(args []string, stdout io.Writer) error {
 	if len(args) > 0 {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -79,4 +80,17 @@ func ParseFlags(fs *pflag.FlagSet, args []string) error {
 		return UsageError("%s: %v", fs.Name(), err)
 	}
 	return nil
+}
+
+// Version is the build's version: linkerVersion when set at build time
+// (-ldflags "-X main.version=v1.2.3"), else the module version from the
+// build info, else "devel".
+func Version(linkerVersion string) string {
+	if linkerVersion != "" {
+		return linkerVersion
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
 }

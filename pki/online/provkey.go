@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 
 	"go.step.sm/crypto/jose"
 	"go.step.sm/crypto/keyutil"
@@ -32,7 +31,7 @@ func generateProvisionerKey(path string) (*jose.JSONWebKey, error) {
 	if err != nil {
 		return nil, errors.New("pki: provisioner key: cannot encode")
 	}
-	if err := writeExclusive(path, append(b, '\n'), 0o600); err != nil {
+	if err := pki.WriteFileExclusive(path, append(b, '\n'), 0o600); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -51,29 +50,4 @@ func loadOrCreateProvisionerKey(path string) (k *jose.JSONWebKey, created bool, 
 		return k, false, err
 	}
 	return k, err == nil, err
-}
-
-// writeExclusive creates path with perm and writes data; it fails with an
-// error wrapping pki.ErrExists if path exists (O_EXCL). A partly written file
-// is removed.
-func writeExclusive(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%w: %s", pki.ErrExists, path)
-	}
-	if err != nil {
-		return fmt.Errorf("pki: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(path)
-		return fmt.Errorf("pki: write %s: %w", path, err)
-	}
-	return nil
 }
